@@ -16,10 +16,11 @@ from ingest.store import IndexInfo, StoredChunk
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _STOPWORDS = frozenset(
-    """a an and are as at be by can do does for from has have i if in is it its me my of on or
-    that the their them they this to what when where who will with you your
-    el la los las un una unos unas y o de del al en por para con que se su sus lo le les mi mis
-    me es son como qué si no ya muy mas más pero""".split()
+    """a an and are as at be by can could do does did for from has have how i im i'm if in is it
+    its me my of on or so that the their them they this to was what when where who will with would
+    you your u ur
+    el la los las un una unos unas y o de del al en por para con que se su sus lo le les mi mis me
+    es son como qué si no ya muy mas más pero tu te nos este esta esto eso esa ese hay pa pues""".split()
 )
 
 
@@ -27,6 +28,31 @@ def fold(text: str) -> str:
     """Lowercase and strip accents, so "policía" and "policia" match."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+#: Everyday words residents use for terms the documents spell out (query side only). BM25 cannot
+#: know that "cpd" means the Chicago police or that "troca" is a car; the embeddings miss slang too.
+SYNONYMS = {
+    "cpd": "chicago police", "cop": "police", "cops": "police", "5-0": "police",
+    "migra": "inmigracion ice", "feds": "federal agents", "la poli": "policia",
+    "troca": "carro", "troka": "carro", "carro": "carro vehiculo", "car": "car vehicle",
+    "papers": "papers documents status", "papeles": "papeles documentos estatus",
+    "undocumented": "undocumented status", "indocumentado": "indocumentado estatus",
+    "legal": "legal status", "illegal": "status undocumented", "ilegal": "estatus indocumentado",
+    "lawyer": "lawyer attorney", "abogado": "abogado", "jail": "jail custody",
+    "carcel": "carcel custodia", "locked": "custody detained", "lockup": "custody jail",
+    "kicked": "deported removal", "deported": "deported removal", "deportar": "deportacion",
+    "pulled": "traffic stop", "licencia": "licencia manejo", "license": "license driver",
+    "boss": "employer work", "patron": "empleador trabajo", "chamba": "trabajo",
+    "daycare": "day-care", "guarderia": "guarderia",
+}
+
+
+def expand(text: str) -> str:
+    """Add the document-language terms for slang and abbreviations in a question."""
+    words = _TOKEN.findall(fold(text))
+    extra = [SYNONYMS[w] for w in words if w in SYNONYMS]
+    return " ".join([text, *extra])
 
 
 def tokenize(text: str) -> list[str]:
@@ -105,7 +131,11 @@ class Corpus:
                 title=str(m["title"]),
                 heading=str(m["section"]),
                 text=_join_chunks([p.text for p in parts]),
-                url=str(m.get("source_urls", "")).split("\n")[0],
+                url=best_source(
+                    f"{m['section']}\n{_join_chunks([p.text for p in parts])}",
+                    str(m.get("source_titles", "")).split("\n"),
+                    str(m.get("source_urls", "")).split("\n"),
+                ),
                 source=str(m.get("path", "")),
                 checked_on=str(m.get("last_verified", "")),
                 summary=str(m.get("summary", "")),
@@ -130,7 +160,7 @@ class Corpus:
     def bm25(self, query: str, lang: str, k: int) -> list[tuple[SectionRecord, float]]:
         """Top sections of ``lang`` by BM25 score (only those sharing a term with the query)."""
         records = self.by_lang.get(lang, [])
-        tokens = tokenize(query)
+        tokens = tokenize(expand(query))
         if not records or not tokens:
             return []
         scores = self._bm25[lang].get_scores(tokens)
@@ -163,6 +193,29 @@ class Corpus:
                 )
             )
         return sorted(out, key=lambda d: (not d.urgent, d.title.lower()))
+
+
+_CITE = re.compile(r"\d+(?:[-/.]\d+)+[a-z]?|\d{2,}|[A-Z]{2,}\s?\d+")
+
+
+def best_source(section_text: str, titles: list[str], urls: list[str]) -> str:
+    """The document source that best matches a section (shared legal citations, then words).
+
+    Documents list several primary sources; a citation should link to the one the quoted
+    section rests on, not always the first.
+    """
+    if not urls or not urls[0]:
+        return ""
+    found = [(m.start(), m.group()) for m in _CITE.finditer(section_text)]
+    text_words = set(tokenize(section_text))
+    best, best_score = urls[0], (-len(section_text), 0)
+    for title, url in zip(titles, urls, strict=False):
+        label = set(_CITE.findall(f"{title} {url}"))
+        first = min((pos for pos, cite in found if cite in label), default=len(section_text))
+        score = (-first, len(text_words & set(tokenize(title))))
+        if score > best_score:
+            best, best_score = url, score
+    return best
 
 
 def _join_chunks(texts: list[str]) -> str:

@@ -28,7 +28,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "empty": (
             "Please type your question in a few words, for example: "
-            "\"Can Chicago police ask about my immigration status?\""
+            '"Can Chicago police ask about my immigration status?"'
         ),
         "other_language": (
             "I can answer in English and Spanish (español). Here is the answer in English."
@@ -62,7 +62,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "empty": (
             "Escriba su pregunta en pocas palabras, por ejemplo: "
-            "\"¿La policía de Chicago me puede preguntar por mi estatus migratorio?\""
+            '"¿La policía de Chicago me puede preguntar por mi estatus migratorio?"'
         ),
         "other_language": (
             "Puedo responder en inglés y en español. / I can answer in English and Spanish. "

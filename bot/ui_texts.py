@@ -30,8 +30,8 @@ _UI: dict[str, dict[str, str]] = {
             "Type your question in your own words, or choose a topic."
         ),
         "help": (
-            "Type your question in your own words, for example: \"Do I have to open the door "
-            "to immigration agents?\"\n\n"
+            'Type your question in your own words, for example: "Do I have to open the door '
+            'to immigration agents?"\n\n'
             "/topics - browse the topics\n"
             "/urgent - what to do right now in an emergency\n"
             "/language - choose English or Spanish\n"
@@ -58,7 +58,7 @@ _UI: dict[str, dict[str, str]] = {
         "sources_header": "I answer only from these documents. Each one shows when it was checked:",
         "type_question": (
             "I can only read typed text. Please type your question in a few words, for "
-            "example: \"What do I do if police stop me?\""
+            'example: "What do I do if police stop me?"'
         ),
         "rate_limited": (
             "You have sent many messages in a short time. Please wait a minute and try again. "
@@ -75,7 +75,7 @@ _UI: dict[str, dict[str, str]] = {
         "feedback_thanks": "Thank you for telling me.",
         "feedback_sorry": (
             "Thank you for telling me. If you need help with your situation, tap "
-            "\"Talk to a person\" or call the family support hotline."
+            '"Talk to a person" or call the family support hotline.'
         ),
         "talk_to_person": (
             "You can talk to a person:\n\n"
@@ -124,8 +124,8 @@ _UI: dict[str, dict[str, str]] = {
             "Escriba su pregunta con sus propias palabras o elija un tema."
         ),
         "help": (
-            "Escriba su pregunta con sus propias palabras, por ejemplo: \"¿Tengo que abrir la "
-            "puerta a los agentes de inmigración?\"\n\n"
+            'Escriba su pregunta con sus propias palabras, por ejemplo: "¿Tengo que abrir la '
+            'puerta a los agentes de inmigración?"\n\n'
             "/topics - ver los temas\n"
             "/urgent - qué hacer ahora mismo en una emergencia\n"
             "/language - elegir inglés o español\n"
@@ -156,7 +156,7 @@ _UI: dict[str, dict[str, str]] = {
         ),
         "type_question": (
             "Solo puedo leer texto escrito. Escriba su pregunta en pocas palabras, por ejemplo: "
-            "\"¿Qué hago si me detiene la policía?\""
+            '"¿Qué hago si me detiene la policía?"'
         ),
         "rate_limited": (
             "Envió muchos mensajes en poco tiempo. Espere un minuto e intente de nuevo. "
@@ -172,8 +172,8 @@ _UI: dict[str, dict[str, str]] = {
         "stale_button": "Ese botón ya no funciona. Envíe /topics para empezar de nuevo.",
         "feedback_thanks": "Gracias por decírmelo.",
         "feedback_sorry": (
-            "Gracias por decírmelo. Si necesita ayuda con su situación, toque \"Hablar con una "
-            "persona\" o llame a la línea de apoyo familiar."
+            'Gracias por decírmelo. Si necesita ayuda con su situación, toque "Hablar con una '
+            'persona" o llame a la línea de apoyo familiar.'
         ),
         "talk_to_person": (
             "Puede hablar con una persona:\n\n"

@@ -76,8 +76,11 @@ def _duplicate_errors(documents: Iterable[Document]) -> list[DocumentError]:
     for doc in documents:
         if doc.key in seen:
             errors.append(
-                DocumentError(doc.path, f"duplicate id {doc.meta.id!r} for language "
-                              f"{doc.meta.lang!r} (also in {seen[doc.key]})")
+                DocumentError(
+                    doc.path,
+                    f"duplicate id {doc.meta.id!r} for language "
+                    f"{doc.meta.lang!r} (also in {seen[doc.key]})",
+                )
             )
         else:
             seen[doc.key] = doc.path

@@ -15,7 +15,27 @@ Jurisdiction = Literal["Chicago", "Cook County", "Illinois", "United States", "G
 
 #: ISO 639-1 codes accepted for documents. Extend when a translation in a new language arrives.
 KNOWN_LANGUAGES = frozenset(
-    "ar bn de en es fr hi ht ko pl pt ru so sw tl uk ur vi zh".split()
+    [
+        "ar",
+        "bn",
+        "de",
+        "en",
+        "es",
+        "fr",
+        "hi",
+        "ht",
+        "ko",
+        "pl",
+        "pt",
+        "ru",
+        "so",
+        "sw",
+        "tl",
+        "uk",
+        "ur",
+        "vi",
+        "zh",
+    ]
 )
 
 
@@ -55,7 +75,11 @@ class DocumentMeta(BaseModel):
     @classmethod
     def _slugs(cls, value: list[str]) -> list[str]:
         for topic in value:
-            if not topic or not all(c.isalnum() or c == "-" for c in topic) or topic.lower() != topic:
+            if (
+                not topic
+                or not all(c.isalnum() or c == "-" for c in topic)
+                or topic.lower() != topic
+            ):
                 raise ValueError(f"topic {topic!r} is not a short lowercase slug")
         return value
 

@@ -170,7 +170,9 @@ class IndexStore:
                 )
         except Exception as err:  # chromadb raises many unrelated types; translate at the boundary
             where = settings.chroma_url or str(settings.chroma_dir)
-            raise IndexUnavailable(f"cannot open the Chroma index at {where}: {_short(err)}") from err
+            raise IndexUnavailable(
+                f"cannot open the Chroma index at {where}: {_short(err)}"
+            ) from err
         return cls(client, settings.collection_prefix)
 
     # -- the pointer ---------------------------------------------------------------------------

@@ -1,0 +1,150 @@
+"""Extractive replies: vetted text quoted word for word, trimmed to what answers the question."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot import texts
+from bot.corpus import DocumentInfo, SectionRecord, tokenize
+from bot.reply import Citation, Kind, Reply
+
+#: Above this length a section is trimmed to its lead and the points closest to the question.
+WHOLE_SECTION_CHARS = 850
+MAX_BODY_CHARS = 900
+LEAD_SENTENCES = 2
+MAX_POINTS = 3
+
+_ABBREVIATIONS = re.compile(
+    r"(?:\b(?:U\.S|U\.S\.C|C\.F\.R|Sec|No|St|Ave|Blvd|Mr|Mrs|Ms|Dr|Gov|Supt|Ald|Alds|Jr|Inc|"
+    r"approx|e\.g|i\.e|vs|Sra|Sr|Dra|Art|Núm|núm|Lic|EE\.UU|etc)\.)$"
+)
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"”»)]?\s+(?=[\"“«¿¡(]?[A-ZÁÉÍÓÚÑ0-9])")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
+def units(text: str) -> list[str]:
+    """Sentences and list items of a section, in order, each kept exactly as written."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if _LIST_ITEM.match(line):
+            out.append(line)
+            continue
+        start = 0
+        for match in _BOUNDARY.finditer(line):
+            candidate = line[start : match.start()].strip()
+            if _ABBREVIATIONS.search(candidate):
+                continue
+            if candidate:
+                out.append(candidate)
+            start = match.end()
+        tail = line[start:].strip()
+        if tail:
+            out.append(tail)
+    return out
+
+
+def quote_section(section: SectionRecord, question: str, n: int, budget: int) -> str:
+    """The section, or its lead plus the sentences closest to the question, marked ``[n]``."""
+    if len(section.text) <= min(WHOLE_SECTION_CHARS, budget):
+        return f"{section.text} [{n}]"
+    parts = units(section.text)
+    lead, rest = parts[:LEAD_SENTENCES], parts[LEAD_SENTENCES:]
+    wanted = set(tokenize(question))
+    scored = sorted(range(len(rest)), key=lambda i: (-len(wanted & set(tokenize(rest[i]))), i))[
+        :MAX_POINTS
+    ]
+    lead_text = " ".join(lead)
+    used = len(lead_text)
+    points = []
+    for i in sorted(scored):
+        if used + len(rest[i]) + 4 > budget:
+            continue
+        points.append(rest[i])
+        used += len(rest[i]) + 4
+    lines = [f"{lead_text} [{n}]"]
+    lines += [p if _LIST_ITEM.match(p) else f"- {p}" for p in points]
+    return "\n".join(lines)
+
+
+def citation(section: SectionRecord, n: int) -> Citation:
+    """A citation of a retrieved section."""
+    return Citation(
+        n=n,
+        title=section.title,
+        section=section.heading,
+        url=section.url,
+        source=section.source,
+        checked_on=section.checked_on,
+        doc_id=section.doc_id,
+        section_index=section.index,
+    )
+
+
+def answer_reply(
+    question: str, lang: str, sections: Sequence[SectionRecord], notice: str = ""
+) -> Reply:
+    """An answer quoting the given retrieved sections (best first), each cited once."""
+    blocks: list[str] = []
+    cites: list[Citation] = []
+    budget = MAX_BODY_CHARS
+    for n, section in enumerate(sections, 1):
+        block = quote_section(section, question, n, budget)
+        if cites and len(block) > budget:
+            break
+        blocks.append(block)
+        cites.append(citation(section, n))
+        budget -= len(block)
+    return _reply(question, lang, "answer", "\n\n".join(blocks), cites, notice)
+
+
+def urgent_reply(
+    question: str, lang: str, scripts: Sequence[SectionRecord], notice: str = ""
+) -> Reply:
+    """Urgent scripts word for word (they end with the hotline), then their citations."""
+    body = "\n\n".join(f"{s.text} [{n}]" for n, s in enumerate(scripts, 1))
+    cites = [citation(s, n) for n, s in enumerate(scripts, 1)]
+    return _reply(question, lang, "urgent", body, cites, notice)
+
+
+def no_answer_reply(
+    question: str,
+    lang: str,
+    catalogue: Sequence[DocumentInfo],
+    declined: bool = False,
+    notice: str = "",
+) -> Reply:
+    """Plainly no vetted information, what the bot can help with, and the help-line."""
+    topics = [f"- {d.title}" for d in catalogue if not d.urgent][:12]
+    lines = [texts.text("declined" if declined else "no_answer", lang)]
+    if topics:
+        lines.append(texts.text("can_help", lang) + "\n" + "\n".join(topics))
+    lines.append(texts.text("help_line", lang))
+    return Reply(
+        question=question,
+        language=lang,
+        kind="no_answer",
+        body="\n\n".join(lines),
+        notice=notice,
+        sources_label=texts.text("sources", lang),
+        checked_label=texts.text("checked_on", lang),
+    )
+
+
+def _reply(
+    question: str, lang: str, kind: Kind, body: str, cites: list[Citation], notice: str
+) -> Reply:
+    return Reply(
+        question=question,
+        language=lang,
+        kind=kind,
+        body=body,
+        citations=tuple(cites),
+        notice=notice,
+        footer=texts.text("footer", lang),
+        sources_label=texts.text("sources", lang),
+        checked_label=texts.text("checked_on", lang),
+    )

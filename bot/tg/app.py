@@ -1,0 +1,148 @@
+"""The Telegram composition root: build the PTB ``Application`` and run it (polling or webhook)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlparse
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.engine import Engine, EngineUnavailable
+from bot.settings import BotSettings
+from bot.state import State
+from bot.tg.handlers import NON_TEXT, AddressedToBot, Handlers
+from bot.tg.order import ChatOrderedProcessor
+
+log = logging.getLogger(__name__)
+
+#: Edited messages, channel posts and the rest are never even delivered.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+#: Retries after Telegram's 429 "retry after"; other errors are logged by the error handler.
+MAX_RETRIES = 3
+
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+def quiet_library_loggers() -> None:
+    """Keep loggers that would print the token (httpx URLs) or message content (PTB debug) quiet."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name in ("telegram", "telegram.ext", "tornado.access"):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
+def build_application(
+    settings: BotSettings,
+    engine: Engine,
+    state: State,
+    *,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
+) -> TelegramApp:
+    """The bot with every handler registered; nothing is contacted until it is started."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    quiet_library_loggers()
+    handlers = Handlers(settings, engine, state)
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_url)
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=MAX_RETRIES))
+        .concurrent_updates(ChatOrderedProcessor())
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .pool_timeout(10.0)
+        .post_init(handlers.post_init)
+        .build()
+    )
+    register(app, handlers, settings)
+    return app
+
+
+def register(app: TelegramApp, h: Handlers, settings: BotSettings) -> None:
+    """Wire commands, buttons and messages to the handlers."""
+    incoming = filters.UpdateType.MESSAGE & AddressedToBot()
+    commands = {
+        "start": h.start,
+        "topics": h.topics,
+        "language": h.choose_language,
+        "help": h.help,
+        "privacy": h.privacy,
+        "sources": h.sources,
+        "urgent": h.urgent,
+        "forget": h.forget,
+    }
+    for name, callback in commands.items():
+        app.add_handler(CommandHandler(name, callback, filters=incoming))
+    admins = filters.User(user_id=settings.admin_ids)
+    app.add_handler(CommandHandler("stats", h.stats, filters=incoming & admins))
+    app.add_handler(CommandHandler("reload", h.reload, filters=incoming & admins))
+    app.add_handler(MessageHandler(filters.COMMAND & incoming, h.unknown_command))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & incoming, h.question))
+    app.add_handler(MessageHandler(NON_TEXT & incoming, h.not_text))
+    app.add_handler(CallbackQueryHandler(h.button))
+    app.add_error_handler(h.on_error)
+
+
+def webhook_options(settings: BotSettings) -> dict[str, Any]:
+    """Arguments of ``run_webhook``/``start_webhook``: where to listen and the secret to check."""
+    if not settings.webhook_url:
+        raise ValueError("KYR_WEBHOOK_URL is not set")
+    secret = (
+        settings.webhook_secret.get_secret_value()
+        if settings.webhook_secret
+        else secrets.token_urlsafe(32)
+    )
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": urlparse(settings.webhook_url).path.lstrip("/"),
+        "webhook_url": settings.webhook_url,
+        "secret_token": secret,
+        "allowed_updates": ALLOWED_UPDATES,
+    }
+
+
+def run_bot(settings: BotSettings, engine: Engine) -> None:
+    """Serve residents until stopped: long polling, or a webhook when ``webhook_url`` is set."""
+    try:
+        engine.warm_up()
+    except EngineUnavailable as err:
+        log.warning(
+            "index unavailable at start-up, residents get the apology until it is back: %s", err
+        )
+    state = State.open(settings)
+    try:
+        app = build_application(settings, engine, state)
+        if settings.webhook_url:
+            log.info(
+                "starting the webhook server on %s:%s",
+                settings.webhook_listen,
+                settings.webhook_port,
+            )
+            app.run_webhook(**webhook_options(settings))
+        else:
+            log.info("starting long polling")
+            app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    finally:
+        state.close()

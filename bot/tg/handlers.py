@@ -1,0 +1,466 @@
+"""Telegram handlers, bound to the engine, the state and the settings they need.
+
+Every handler replies in the resident's language and never logs or stores what they wrote. Engine
+calls run in a worker thread; an unavailable index becomes a short apology with the help-line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType
+from telegram.error import TelegramError
+from telegram.ext import Application, ContextTypes, filters
+
+from bot import texts
+from bot.engine import DocumentInfo, Engine, EngineUnavailable
+from bot.reply import Reply
+from bot.settings import BotSettings
+from bot.state import State
+from bot.tg import keyboards
+from bot.tg.format import format_reply, format_sources, format_text, link
+from bot.ui_texts import COMMANDS, ui, ui_language
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+class AddressedToBot(filters.MessageFilter):
+    """Private chats, or group messages that mention the bot, reply to it, or name it in a command."""
+
+    def filter(self, message: Message) -> bool:
+        """True when the bot is meant to answer ``message``."""
+        if message.chat.type == ChatType.PRIVATE:
+            return True
+        bot = message.get_bot()
+        reply_to = message.reply_to_message
+        if reply_to and reply_to.from_user and reply_to.from_user.id == bot.id:
+            return True
+        name = f"@{bot.username}".lower()
+        for entity, value in message.parse_entities().items():
+            if entity.type == MessageEntity.MENTION and value.lower() == name:
+                return True
+            if (
+                entity.type == MessageEntity.TEXT_MENTION
+                and entity.user
+                and entity.user.id == bot.id
+            ):
+                return True
+            if entity.type == MessageEntity.BOT_COMMAND and value.lower().endswith(name):
+                return True
+        for entity, value in message.parse_caption_entities().items():
+            if entity.type == MessageEntity.MENTION and value.lower() == name:
+                return True
+        return False
+
+
+NON_TEXT = (
+    filters.VOICE
+    | filters.AUDIO
+    | filters.PHOTO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.Sticker.ALL
+    | filters.Document.ALL
+    | filters.LOCATION
+    | filters.VENUE
+    | filters.CONTACT
+)
+
+
+class Handlers:
+    """The bot's behaviour: one method per command, button and kind of message."""
+
+    def __init__(self, settings: BotSettings, engine: Engine, state: State) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.state = state
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def language(self, update: Update) -> str:
+        """The chat's chosen language, else the Telegram app's, else English."""
+        chat, user = update.effective_chat, update.effective_user
+        chosen = self.state.language(chat.id) if chat else None
+        return ui_language(chosen, user.language_code if user else None)
+
+    @staticmethod
+    async def send(
+        context: Context,
+        chat_id: int,
+        messages: Sequence[str],
+        markup: InlineKeyboardMarkup | None = None,
+        reply_to: int | None = None,
+    ) -> None:
+        """Send HTML messages in order; the keyboard goes under the last one."""
+        for i, body in enumerate(messages):
+            last = i == len(messages) - 1
+            await context.bot.send_message(
+                chat_id,
+                body,
+                reply_markup=markup if last else None,
+                reply_parameters=(
+                    ReplyParameters(reply_to, allow_sending_without_reply=True)
+                    if reply_to and i == 0
+                    else None
+                ),
+            )
+
+    async def send_reply(
+        self, context: Context, chat_id: int, reply: Reply, reply_to: int | None = None
+    ) -> None:
+        """An engine reply with the feedback buttons."""
+        doc_id = reply.citations[0].doc_id if reply.citations else ""
+        markup = keyboards.feedback(doc_id, texts.reply_language(reply.language))
+        await self.send(context, chat_id, format_reply(reply), markup, reply_to)
+
+    async def apologise(self, context: Context, chat_id: int, lang: str, err: Exception) -> None:
+        """Tell the resident the information is unavailable, with the help-line."""
+        log.warning("engine unavailable: %s", err)
+        await self.send(context, chat_id, format_text(texts.text("unavailable", lang)))
+
+    async def catalog(self, lang: str) -> list[DocumentInfo]:
+        """The documents in ``lang``, read off the event loop."""
+        return await asyncio.to_thread(self.engine.catalog, lang)
+
+    def sections_message(self, doc: DocumentInfo, lang: str) -> str:
+        """The header shown above a topic's sections."""
+        title = link(f"<b>{html.escape(doc.title)}</b>", doc.url)
+        return f"{title}\n{html.escape(doc.summary)}\n\n{html.escape(ui('sections_header', lang))}"
+
+    # -- start-up --------------------------------------------------------------------------------
+
+    async def post_init(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Register the command menu; a failure here is cosmetic, so it is logged and ignored."""
+        for lang in texts.SUPPORTED:
+            commands = [BotCommand(c, ui(f"cmd_{c}", lang)) for c in COMMANDS]
+            code = None if lang == texts.DEFAULT else lang
+            try:
+                await app.bot.set_my_commands(commands, language_code=code)
+            except TelegramError as err:
+                log.warning("could not set the command menu (%s): %s", lang, err)
+
+    # -- commands --------------------------------------------------------------------------------
+
+    async def start(self, update: Update, context: Context) -> None:
+        """Welcome the resident; follow a deep link to a language or a topic."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        payload = context.args[0] if context.args else ""
+        topic_lang: str | None = None
+        topic = ""
+        if payload in texts.SUPPORTED:
+            self.state.set_language(chat.id, payload)
+        elif payload.startswith("topic-"):
+            topic, _, suffix = payload.removeprefix("topic-").partition("_")
+            topic_lang = suffix if suffix in texts.SUPPORTED else None
+        lang = topic_lang or self.language(update)
+        await self.send(context, chat.id, format_text(ui("welcome", lang)), keyboards.welcome(lang))
+        if topic:
+            await self.show_topic(context, chat.id, topic, lang)
+
+    async def show_topic(self, context: Context, chat_id: int, doc_id: str, lang: str) -> None:
+        """Send a topic's sections, or all topics if there is no such topic."""
+        try:
+            docs = await self.catalog(lang)
+        except EngineUnavailable as err:
+            await self.apologise(context, chat_id, lang, err)
+            return
+        doc = next((d for d in docs if d.id == doc_id), None)
+        if doc is None:
+            header = html.escape(ui("unknown_link", lang))
+            await self.send(context, chat_id, [header], keyboards.topics(docs, lang))
+            return
+        await self.send(
+            context, chat_id, [self.sections_message(doc, lang)], keyboards.sections(doc, lang)
+        )
+
+    async def topics(self, update: Update, context: Context) -> None:
+        """List the topics as buttons."""
+        if update.effective_chat:
+            await self.send_topics(context, update.effective_chat.id, self.language(update))
+
+    async def send_topics(self, context: Context, chat_id: int, lang: str) -> None:
+        """Send the topics keyboard in ``lang``."""
+        try:
+            docs = await self.catalog(lang)
+        except EngineUnavailable as err:
+            await self.apologise(context, chat_id, lang, err)
+            return
+        header = html.escape(ui("topics_header", lang))
+        await self.send(context, chat_id, [header], keyboards.topics(docs, lang))
+
+    async def choose_language(self, update: Update, context: Context) -> None:
+        """Offer the supported languages."""
+        if update.effective_chat:
+            lang = self.language(update)
+            prompt = format_text(ui("language_prompt", lang))
+            await self.send(context, update.effective_chat.id, prompt, keyboards.languages())
+
+    async def help(self, update: Update, context: Context) -> None:
+        """Explain how to use the bot."""
+        if update.effective_chat:
+            lang = self.language(update)
+            await self.send(context, update.effective_chat.id, format_text(ui("help", lang)))
+
+    async def privacy(self, update: Update, context: Context) -> None:
+        """Say what is kept and what is not."""
+        if update.effective_chat:
+            lang = self.language(update)
+            await self.send(context, update.effective_chat.id, format_text(ui("privacy", lang)))
+
+    async def sources(self, update: Update, context: Context) -> None:
+        """List the documents and when each was checked."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        lang = self.language(update)
+        try:
+            docs = await self.catalog(lang)
+        except EngineUnavailable as err:
+            await self.apologise(context, chat.id, lang, err)
+            return
+        await self.send(context, chat.id, format_sources(ui("sources_header", lang), docs, lang))
+
+    async def urgent(self, update: Update, context: Context) -> None:
+        """Send the immediate steps and the help-lines."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        lang = self.language(update)
+        try:
+            reply = await asyncio.to_thread(self.engine.urgent_reply, lang)
+        except EngineUnavailable as err:
+            await self.apologise(context, chat.id, lang, err)
+            return
+        await self.send_reply(context, chat.id, reply)
+
+    async def forget(self, update: Update, context: Context) -> None:
+        """Delete everything stored about this chat, and say so."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        lang = self.language(update)
+        self.state.forget(chat.id)
+        await self.send(context, chat.id, format_text(ui("forgotten", lang)))
+
+    async def unknown_command(self, update: Update, context: Context) -> None:
+        """Answer a command the bot does not know (or that this person may not use)."""
+        if update.effective_chat:
+            lang = self.language(update)
+            text = format_text(ui("unknown_command", lang))
+            await self.send(context, update.effective_chat.id, text)
+
+    # -- admin -----------------------------------------------------------------------------------
+
+    async def stats(self, update: Update, context: Context) -> None:
+        """Admins only: index and feedback counts, nothing about residents."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        try:
+            numbers = await asyncio.to_thread(self.engine.stats)
+        except EngineUnavailable as err:
+            log.warning("stats: engine unavailable: %s", err)
+            await self.send(context, chat.id, format_text(ui("admin_unavailable", "en")))
+            return
+        feedback = self.state.feedback()
+        lines = [f"{doc or '-'} {kind}: {n}" for (doc, kind), n in sorted(feedback.items())]
+        values = {k: numbers.get(k, "?") for k in ("documents", "chunks", "built_at", "model")}
+        body = ui("admin_stats", "en").format(
+            **values, feedback="\n" + "\n".join(lines) if lines else ui("admin_no_feedback", "en")
+        )
+        body += f"\nChats with stored settings: {self.state.chats()}"
+        await self.send(context, chat.id, format_text(body))
+
+    async def reload(self, update: Update, context: Context) -> None:
+        """Admins only: reopen the index after a re-ingest."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        try:
+            changed = await asyncio.to_thread(self.engine.reload)
+        except EngineUnavailable as err:
+            log.warning("reload: engine unavailable: %s", err)
+            await self.send(context, chat.id, format_text(ui("admin_unavailable", "en")))
+            return
+        key = "admin_reloaded" if changed else "admin_unchanged"
+        await self.send(context, chat.id, format_text(ui(key, "en")))
+
+    # -- messages --------------------------------------------------------------------------------
+
+    async def question(self, update: Update, context: Context) -> None:
+        """Answer a typed question from the vetted documents, with citations and buttons."""
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        if not await self.within_limit(update, context):
+            return
+        question = self.strip_mention(message, context)
+        if not question.strip():
+            lang = self.language(update)
+            await self.send(context, chat.id, format_text(texts.text("empty", lang)))
+            return
+        try:
+            await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+        except TelegramError as err:
+            log.info("typing action failed: %s", type(err).__name__)
+        try:
+            reply = await asyncio.to_thread(
+                self.engine.answer,
+                question[: self.settings.max_question_chars],
+                self.state.language(chat.id),
+            )
+        except EngineUnavailable as err:
+            await self.apologise(context, chat.id, self.language(update), err)
+            return
+        reply_to = message.message_id if chat.type != ChatType.PRIVATE else None
+        await self.send_reply(context, chat.id, reply, reply_to)
+
+    async def within_limit(self, update: Update, context: Context) -> bool:
+        """Count the message; past the limit, say so once per window and drop the rest."""
+        chat = update.effective_chat
+        if chat is None:
+            return False
+        s = self.settings
+        count = self.state.hit(chat.id, s.rate_limit_window_s)
+        if count <= s.rate_limit_messages:
+            return True
+        if count == s.rate_limit_messages + 1:
+            await self.send(
+                context, chat.id, format_text(ui("rate_limited", self.language(update)))
+            )
+        return False
+
+    @staticmethod
+    def strip_mention(message: Message, context: Context) -> str:
+        """The message text without the bot's @name."""
+        text = message.text or ""
+        username = context.bot.username
+        if username:
+            text = text.replace(f"@{username}", " ")
+        return text.strip()
+
+    async def not_text(self, update: Update, context: Context) -> None:
+        """Ask kindly for a typed question when someone sends a voice note, photo, sticker…."""
+        chat = update.effective_chat
+        if chat is None or not await self.within_limit(update, context):
+            return
+        await self.send(context, chat.id, format_text(ui("type_question", self.language(update))))
+
+    # -- buttons ---------------------------------------------------------------------------------
+
+    async def button(self, update: Update, context: Context) -> None:
+        """Handle a tap on any inline button; unknown or tampered data gets a gentle notice."""
+        query = update.callback_query
+        chat = update.effective_chat
+        if query is None or chat is None:
+            return
+        action = keyboards.parse(query.data)
+        if action is None:
+            await query.answer(ui("stale_button", self.language(update)))
+            return
+        lang = action.lang
+        try:
+            await self.act(update, context, action, chat.id)
+        except EngineUnavailable as err:
+            await query.answer()
+            await self.apologise(context, chat.id, lang, err)
+
+    async def act(
+        self, update: Update, context: Context, action: keyboards.Action, chat_id: int
+    ) -> None:
+        """Carry out a parsed button press."""
+        query = update.callback_query
+        assert query is not None
+        lang = action.lang
+        if action.name in ("lang", "welcome"):
+            self.state.set_language(chat_id, lang)
+            await query.answer()
+            if action.name == "lang":
+                await query.edit_message_text(html.escape(ui("language_chosen", lang)))
+            else:
+                await query.edit_message_text(
+                    format_text(ui("welcome", lang))[0], reply_markup=keyboards.welcome(lang)
+                )
+        elif action.name == "topics":
+            await query.answer()
+            await self.send_topics(context, chat_id, lang)
+        elif action.name == "back":
+            docs = await self.catalog(lang)
+            await query.answer()
+            await query.edit_message_text(
+                html.escape(ui("topics_header", lang)), reply_markup=keyboards.topics(docs, lang)
+            )
+        elif action.name == "doc":
+            doc = next((d for d in await self.catalog(lang) if d.id == action.doc), None)
+            if doc is None:
+                await query.answer(ui("stale_button", lang))
+                return
+            await query.answer()
+            await query.edit_message_text(
+                self.sections_message(doc, lang), reply_markup=keyboards.sections(doc, lang)
+            )
+        elif action.name == "section":
+            try:
+                reply = await asyncio.to_thread(
+                    self.engine.section_reply, action.doc, action.section, lang
+                )
+            except KeyError:
+                await query.answer(ui("stale_button", lang))
+                return
+            await query.answer()
+            await self.send_reply(context, chat_id, reply)
+        elif action.name == "feedback":
+            await self.count_feedback(action.doc, action.kind, lang)
+            thanks = "feedback_thanks" if action.kind == "helpful" else "feedback_sorry"
+            await query.answer(ui(thanks, lang))
+            await query.edit_message_reply_markup(keyboards.feedback(action.doc, lang, asked=True))
+        elif action.name == "person":
+            await self.count_feedback(action.doc, "person", lang)
+            await query.answer()
+            await self.send(context, chat_id, format_text(ui("talk_to_person", lang)))
+
+    async def count_feedback(self, doc_id: str, kind: str, lang: str) -> None:
+        """Store one anonymous count, only for documents that exist (data can be tampered with)."""
+        if doc_id:
+            try:
+                known = {d.id for d in await self.catalog(lang)}
+            except EngineUnavailable:
+                return
+            if doc_id not in known:
+                return
+        self.state.add_feedback(doc_id, kind)
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    async def on_error(self, update: object, context: Context) -> None:
+        """Log the error first (never the update's content), then apologise if a chat is known."""
+        err = context.error
+        update_id = update.update_id if isinstance(update, Update) else None
+        if isinstance(err, TelegramError):
+            log.warning("Telegram error on update %s: %s", update_id, err)
+            return
+        log.error("error on update %s", update_id, exc_info=err)
+        if isinstance(update, Update) and update.effective_chat:
+            try:
+                lang = self.language(update)
+                await self.send(
+                    context, update.effective_chat.id, format_text(texts.text("unavailable", lang))
+                )
+            except TelegramError as send_err:
+                log.warning("could not send the apology: %s", send_err)
