@@ -100,7 +100,9 @@ def eval_command(ctx: click.Context, path: Path | None, verbose: bool, calibrate
         if calibrate:
             found = evaluate.calibrate(engine, evaluate.load_items(path or evaluate.DEFAULT_SET))
             for lang, (dense, bm25, score) in sorted(found.items()):
-                click.echo(f"{lang}: MIN_DENSE {dense:.2f}  MIN_BM25 {bm25:.2f}  (score {score:.3f})")
+                click.echo(
+                    f"{lang}: MIN_DENSE {dense:.2f}  MIN_BM25 {bm25:.2f}  (score {score:.3f})"
+                )
             return
         outcomes = evaluate.run(engine, evaluate.load_items(path or evaluate.DEFAULT_SET))
     except EngineUnavailable as err:

@@ -236,7 +236,9 @@ class Engine:
             return max(c.dense for c in candidates) >= self.settings.min_score
         best_dense = max(c.dense for c in candidates)
         best_bm25 = max(c.bm25 for c in candidates)
-        return best_dense >= self.min_dense.get(lang, 0.5) or best_bm25 >= self.min_bm25.get(lang, 8.0)
+        return best_dense >= self.min_dense.get(lang, 0.5) or best_bm25 >= self.min_bm25.get(
+            lang, 8.0
+        )
 
     def _store_or_fail(self) -> IndexStore:
         if self._store is None:

@@ -159,14 +159,27 @@ def failures_against_targets(table: dict[str, dict[str, Any]]) -> list[str]:
 
 def format_table(table: dict[str, dict[str, Any]]) -> str:
     """A fixed-width table for the terminal."""
-    columns = ["n", "accuracy", "hit@1", "hit@3", "mrr", "refused", "urgent_recall", "invalid_citations"]
+    columns = [
+        "n",
+        "accuracy",
+        "hit@1",
+        "hit@3",
+        "mrr",
+        "refused",
+        "urgent_recall",
+        "invalid_citations",
+    ]
     lines = ["group    " + " ".join(f"{c:>13}" for c in columns)]
     for group, row in table.items():
         cells = []
         for c in columns:
             value = row.get(c)
             cells.append(
-                f"{'-':>13}" if value is None else f"{value:>13.3f}" if isinstance(value, float) else f"{value:>13}"
+                f"{'-':>13}"
+                if value is None
+                else f"{value:>13.3f}"
+                if isinstance(value, float)
+                else f"{value:>13}"
             )
         lines.append(f"{group:<8} " + " ".join(cells))
     return "\n".join(lines)

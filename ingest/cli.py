@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
+from ingest import sync
 from ingest.check import CheckReport, check
-from ingest.chunking import chunk_documents
-from ingest.embedder import EmbeddingModelError, LocalEmbeddings, resolve_model_dir
-from ingest.lock import IngestBusy, ingest_lock
+from ingest.embedder import EmbeddingModelError
+from ingest.lock import IngestBusy
 from ingest.settings import IndexSettings
 from ingest.store import IndexError_, IndexStore, SyncPlan, dumps, stats
 
@@ -28,12 +26,6 @@ def _settings(ctx: click.Context) -> IndexSettings:
     settings = ctx.obj
     assert isinstance(settings, IndexSettings)
     return settings
-
-
-def _embedder(settings: IndexSettings) -> LocalEmbeddings:
-    return LocalEmbeddings(
-        settings.embedding_model, settings.embedding_backend, settings.model_cache_dir
-    )
 
 
 def _print_errors(report: CheckReport) -> None:
@@ -58,50 +50,44 @@ def cli(ctx: click.Context) -> None:
 def build(ctx: click.Context, folder: Path | None, rebuild: bool, dry_run: bool) -> None:
     """Validate the documents, then sync the index (only new or changed chunks are embedded)."""
     settings = _settings(ctx)
-    started = time.perf_counter()
-    report = check(folder or settings.knowledge_dir, settings)
-    if not report.ok:
-        _print_errors(report)
-        _fail(f"{len(report.errors)} document(s) have errors; the index was not changed")
     try:
-        _, model_name = resolve_model_dir(settings.embedding_model)
-        with ingest_lock(settings.lock_path):
-            store = IndexStore.connect(settings)
-            chunks = chunk_documents(report.documents)
-            plan = store.plan(chunks, model_name, rebuild=rebuild)
-            if dry_run:
-                click.echo("dry run: nothing was changed")
-                click.echo(_summary(plan, time.perf_counter() - started))
-                return
-            if not plan.has_changes:
-                click.echo(_summary(plan, time.perf_counter() - started))
-                return
-            embedder = _embedder(settings)
-            info = store.apply(
-                plan, chunks, embedder.embed_documents, model_name, _progress(len(plan.to_embed))
-            )
+        result = sync.build(
+            settings, folder, rebuild=rebuild, dry_run=dry_run, progress=_Progress.for_terminal()
+        )
+    except sync.InvalidDocuments as err:
+        _print_errors(err.report)
+        _fail(str(err))
     except (IngestBusy, IndexError_, EmbeddingModelError) as err:
         _fail(str(err))
-    click.echo(_summary(plan, time.perf_counter() - started))
-    click.echo(f"index {info.collection}: {info.documents} documents, {info.chunks} chunks")
+    if result.dry_run:
+        click.echo("dry run: nothing was changed")
+    click.echo(_summary(result.plan, result.seconds))
+    if result.info is not None:
+        click.echo(
+            f"index {result.info.collection}: {result.info.documents} documents, "
+            f"{result.info.chunks} chunks"
+        )
 
 
-def _progress(total: int) -> Callable[[int], None] | None:
-    """A progress callback: a bar on a terminal, nothing otherwise."""
-    if total == 0 or not sys.stderr.isatty():
-        return None
-    from rich.progress import Progress
+class _Progress:
+    """A rich progress bar fed by the number of chunks embedded so far."""
 
-    bar = Progress(transient=True)
-    task = bar.add_task("embedding", total=total)
-    bar.start()
+    def __init__(self) -> None:
+        from rich.progress import Progress
 
-    def advance(n: int) -> None:
-        bar.advance(task, n)
-        if bar.finished:
-            bar.stop()
+        self.bar = Progress(transient=True)
+        self.task = self.bar.add_task("embedding", total=None)
+        self.started = False
 
-    return advance
+    @classmethod
+    def for_terminal(cls) -> _Progress | None:
+        return cls() if sys.stderr.isatty() else None
+
+    def __call__(self, n: int) -> None:
+        if not self.started:
+            self.bar.start()
+            self.started = True
+        self.bar.advance(self.task, n)
 
 
 def _summary(plan: SyncPlan, seconds: float) -> str:
@@ -154,7 +140,7 @@ def query(ctx: click.Context, text: str, lang: str | None, k: int) -> None:
     """Show the raw nearest chunks with scores and metadata."""
     settings = _settings(ctx)
     try:
-        embedder = _embedder(settings)
+        embedder = sync.default_embedder(settings)
         store = IndexStore.connect(settings)
         info = store.require_active(embedder.model_name)
         hits = store.search(info, embedder.embed_query(text), lang, k)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import shutil
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,13 +90,25 @@ class LocalEmbeddings(Embeddings):
                 str(cached), backend="onnx", device="cpu", local_files_only=True
             )
         log.info("Exporting the embedding model to ONNX (once)")
-        model = SentenceTransformer(
-            str(self.model_dir), backend="onnx", device="cpu", local_files_only=True
-        )
+        st_log = logging.getLogger("sentence_transformers")
+        level = st_log.level
+        st_log.setLevel(logging.ERROR)
+        try:
+            with warnings.catch_warnings():
+                # the exporter's own deprecation and tracer warnings are not ours to fix
+                warnings.simplefilter("ignore")
+                model = SentenceTransformer(
+                    str(self.model_dir), backend="onnx", device="cpu", local_files_only=True
+                )
+        finally:
+            st_log.setLevel(level)
         if cached is not None:
             tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
             model.save(str(tmp))
-            tmp.replace(cached) if not cached.exists() else None
+            if cached.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.replace(cached)
         return model
 
     def _onnx_cache(self) -> Path | None:

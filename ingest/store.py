@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import secrets
+from functools import partial
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -324,7 +325,7 @@ class IndexStore:
             old_collection = self._collection(previous.collection)
             for batch in _batches(old_ids, _BATCH):
                 got = self._call(
-                    lambda b=batch: old_collection.get(ids=list(b), include=["embeddings"])
+                    partial(old_collection.get, ids=list(batch), include=["embeddings"])
                 )
                 for cid, vec in zip(got["ids"], got["embeddings"], strict=True):
                     vectors[cid] = [float(x) for x in vec]
@@ -358,8 +359,12 @@ class IndexStore:
                 for c in batch
             ]
             self._call(
-                lambda b=batch, e=embeddings, m=metadatas: collection.add(
-                    ids=[c.id for c in b], documents=[c.text for c in b], embeddings=e, metadatas=m
+                partial(
+                    collection.add,
+                    ids=[c.id for c in batch],
+                    documents=[c.text for c in batch],
+                    embeddings=embeddings,
+                    metadatas=metadatas,
                 )
             )
         info = IndexInfo(
@@ -381,7 +386,7 @@ class IndexStore:
         dropped = []
         for name in self.collection_names():
             if name.startswith(self.prefix + "-") and name not in keep_set:
-                self._call(lambda n=name: self.client.delete_collection(n))
+                self._call(partial(self.client.delete_collection, name))
                 dropped.append(name)
         return dropped
 

@@ -75,7 +75,10 @@ class FakeBotApi:
 
     async def start(self) -> None:
         """Listen on a free loopback port."""
-        app = tornado.web.Application([(r"/bot([^/]+)/([A-Za-z]+)", _Handler, {"fake": self})])
+        app = tornado.web.Application(
+            [(r"/bot([^/]+)/([A-Za-z]+)", _Handler, {"fake": self})],
+            log_function=lambda handler: None,  # access logs would carry the token in the path
+        )
         sockets = tornado.netutil.bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
         self.port = sockets[0].getsockname()[1]
         self._server = tornado.httpserver.HTTPServer(app)

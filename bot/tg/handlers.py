@@ -321,15 +321,22 @@ class Handlers:
             log.info("typing action failed: %s", type(err).__name__)
         try:
             reply = await asyncio.to_thread(
-                self.engine.answer,
-                question[: self.settings.max_question_chars],
-                self.state.language(chat.id),
+                self.answer, question[: self.settings.max_question_chars], chat.id
             )
         except EngineUnavailable as err:
             await self.apologise(context, chat.id, self.language(update), err)
             return
         reply_to = message.message_id if chat.type != ChatType.PRIVATE else None
         await self.send_reply(context, chat.id, reply, reply_to)
+
+    def answer(self, question: str, chat_id: int) -> Reply:
+        """The engine's reply (blocking): in the question's language when the bot speaks it, else
+        in the language the chat chose (the index cannot answer an English question in Spanish).
+        """
+        detected = self.engine.detect_language(question)
+        chosen = self.state.language(chat_id)
+        lang = detected if detected in texts.SUPPORTED else chosen
+        return self.engine.answer(question, lang)
 
     async def within_limit(self, update: Update, context: Context) -> bool:
         """Count the message; past the limit, say so once per window and drop the rest."""
