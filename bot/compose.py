@@ -14,6 +14,8 @@ WHOLE_SECTION_CHARS = 850
 MAX_BODY_CHARS = 900
 LEAD_SENTENCES = 2
 MAX_POINTS = 3
+#: Room kept for the lead of a second, related section.
+SECOND_LEAD_CHARS = 300
 
 _ABBREVIATIONS = re.compile(
     r"(?:\b(?:U\.S|U\.S\.C|C\.F\.R|Sec|No|St|Ave|Blvd|Mr|Mrs|Ms|Dr|Gov|Supt|Ald|Alds|Jr|Inc|"
@@ -47,12 +49,16 @@ def units(text: str) -> list[str]:
     return out
 
 
-def quote_section(section: SectionRecord, question: str, n: int, budget: int) -> str:
+def quote_section(
+    section: SectionRecord, question: str, n: int, budget: int, lead_only: bool = False
+) -> str:
     """The section, or its lead plus the sentences closest to the question, marked ``[n]``."""
-    if len(section.text) <= min(WHOLE_SECTION_CHARS, budget):
+    if len(section.text) <= min(WHOLE_SECTION_CHARS, budget) and not lead_only:
         return f"{section.text} [{n}]"
     parts = units(section.text)
     lead, rest = parts[:LEAD_SENTENCES], parts[LEAD_SENTENCES:]
+    if lead_only:
+        rest = []
     wanted = set(tokenize(question))
     scored = sorted(range(len(rest)), key=lambda i: (-len(wanted & set(tokenize(rest[i]))), i))[
         :MAX_POINTS
@@ -90,9 +96,11 @@ def answer_reply(
     """An answer quoting the given retrieved sections (best first), each cited once."""
     blocks: list[str] = []
     cites: list[Citation] = []
-    budget = MAX_BODY_CHARS
+    budget = MAX_BODY_CHARS - (SECOND_LEAD_CHARS if len(sections) > 1 else 0)
     for n, section in enumerate(sections, 1):
-        block = quote_section(section, question, n, budget)
+        if n > 1:
+            budget += SECOND_LEAD_CHARS
+        block = quote_section(section, question, n, budget, lead_only=n > 1)
         if cites and len(block) > budget:
             break
         blocks.append(block)

@@ -35,8 +35,8 @@ __all__ = ["DocumentInfo", "Engine", "EngineUnavailable", "SectionInfo", "Trace"
 #: below both the best dense similarity and the best BM25 score, there is no vetted answer.
 MIN_DENSE = {"en": 0.48, "es": 0.80}
 MIN_BM25 = {"en": 8.25, "es": 6.25}
-#: A second section is quoted only when its evidence is nearly as strong as the first one's.
-SECOND_SECTION_MARGIN = 0.04
+#: A second section (its lead only) is quoted when its fused score is this close to the best one's.
+SECOND_SECTION_RATIO = 0.8
 
 URGENT_DOC = "urgent"
 #: An urgent script that is itself the best match is sent as urgent only above this similarity.
@@ -220,12 +220,7 @@ class Engine:
             )
         chosen = [best.section]
         for other in candidates[1:3]:
-            if (
-                other.section.doc_id != best.section.doc_id
-                and not other.section.urgent
-                and other.dense >= best.dense - SECOND_SECTION_MARGIN
-                and other.dense >= self.min_dense.get(reply_lang, 0.5) + 0.1
-            ):
+            if not other.section.urgent and other.score >= SECOND_SECTION_RATIO * best.score:
                 chosen.append(other.section)
                 break
         reply = compose.answer_reply(raw, reply_lang, chosen, notice)

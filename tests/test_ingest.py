@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,9 @@ last_verified: 2026-11-25
 """
 
 
-def write_doc(root: Path, doc_id: str, lang: str = "en", sections: dict[str, str] | None = None) -> Path:
+def write_doc(
+    root: Path, doc_id: str, lang: str = "en", sections: dict[str, str] | None = None
+) -> Path:
     sections = sections or {
         f"What is {doc_id}?": f"{doc_id} is a test document about police and status questions.",
         "Who can help?": "Call the family support hotline for help with your family.",
@@ -51,7 +52,9 @@ def corpus(tmp_path: Path) -> Path:
     root = tmp_path / "knowledge"
     for name in ("alpha", "beta", "gamma"):
         write_doc(root, name)
-    write_doc(root, "alpha", "es", {"¿Qué es alpha?": "Alpha es un documento de prueba sobre la policía."})
+    write_doc(
+        root, "alpha", "es", {"¿Qué es alpha?": "Alpha es un documento de prueba sobre la policía."}
+    )
     return root
 
 
@@ -60,7 +63,9 @@ def settings(tmp_path: Path) -> IndexSettings:
     return IndexSettings(data_dir=tmp_path / "var")
 
 
-def test_build_then_rebuild_with_nothing_changed_embeds_nothing(corpus: Path, settings: IndexSettings) -> None:
+def test_build_then_rebuild_with_nothing_changed_embeds_nothing(
+    corpus: Path, settings: IndexSettings
+) -> None:
     embedder = HashingEmbeddings()
     first = sync.build(settings, corpus, embedder=embedder)
     assert first.info is not None and first.info.documents == 4
@@ -75,7 +80,14 @@ def test_build_then_rebuild_with_nothing_changed_embeds_nothing(corpus: Path, se
 def test_changed_and_removed_documents_are_synced(corpus: Path, settings: IndexSettings) -> None:
     embedder = HashingEmbeddings()
     sync.build(settings, corpus, embedder=embedder)
-    write_doc(corpus, "beta", sections={"What is beta?": "Beta changed its text entirely now.", "Who can help?": "Call the family support hotline for help with your family."})
+    write_doc(
+        corpus,
+        "beta",
+        sections={
+            "What is beta?": "Beta changed its text entirely now.",
+            "Who can help?": "Call the family support hotline for help with your family.",
+        },
+    )
     (corpus / "en" / "gamma.md").unlink()
     write_doc(corpus, "delta")
 
@@ -125,13 +137,45 @@ def test_dry_run_and_rebuild(corpus: Path, settings: IndexSettings) -> None:
         ("en/nofront.md", "## Heading\n\nText without front matter.\n", "no YAML front matter"),
         ("en/empty.md", "", "empty file"),
         ("en/badyaml.md", "---\nid: [unclosed\n---\n## H\n\nText.\n", "not valid YAML"),
-        ("xx/unknown.md", FRONT.format(id="unknown", lang="xx", title="T") + "## H\n\nText.\n", "unknown language"),
-        ("en/missing.md", FRONT.format(id="missing", lang="en", title="T").replace("jurisdiction: Chicago\n", "") + "## H\n\nText.\n", "'jurisdiction': missing"),
-        ("en/badjur.md", FRONT.format(id="badjur", lang="en", title="T").replace("Chicago", "Gotham") + "## H\n\nText.\n", "'jurisdiction'"),
-        ("en/baddate.md", FRONT.format(id="baddate", lang="en", title="T").replace("2026-11-25", "last tuesday") + "## H\n\nText.\n", "'last_verified'"),
-        ("en/Bad_Id.md", FRONT.format(id="Bad_Id", lang="en", title="T") + "## H\n\nText.\n", "'id'"),
-        ("en/nosource.md", FRONT.format(id="nosource", lang="en", title="T").split("sources:")[0] + "last_verified: 2026-11-25\n---\n## H\n\nText.\n", "'sources': missing"),
-        ("en/emptysection.md", FRONT.format(id="emptysection", lang="en", title="T") + "## H\n\n## Other\n\nText.\n", "section 'H' is empty"),
+        (
+            "xx/unknown.md",
+            FRONT.format(id="unknown", lang="xx", title="T") + "## H\n\nText.\n",
+            "unknown language",
+        ),
+        (
+            "en/missing.md",
+            FRONT.format(id="missing", lang="en", title="T").replace("jurisdiction: Chicago\n", "")
+            + "## H\n\nText.\n",
+            "'jurisdiction': missing",
+        ),
+        (
+            "en/badjur.md",
+            FRONT.format(id="badjur", lang="en", title="T").replace("Chicago", "Gotham")
+            + "## H\n\nText.\n",
+            "'jurisdiction'",
+        ),
+        (
+            "en/baddate.md",
+            FRONT.format(id="baddate", lang="en", title="T").replace("2026-11-25", "last tuesday")
+            + "## H\n\nText.\n",
+            "'last_verified'",
+        ),
+        (
+            "en/Bad_Id.md",
+            FRONT.format(id="Bad_Id", lang="en", title="T") + "## H\n\nText.\n",
+            "'id'",
+        ),
+        (
+            "en/nosource.md",
+            FRONT.format(id="nosource", lang="en", title="T").split("sources:")[0]
+            + "last_verified: 2026-11-25\n---\n## H\n\nText.\n",
+            "'sources': missing",
+        ),
+        (
+            "en/emptysection.md",
+            FRONT.format(id="emptysection", lang="en", title="T") + "## H\n\n## Other\n\nText.\n",
+            "section 'H' is empty",
+        ),
     ],
 )
 def test_bad_documents_fail_cleanly_and_leave_the_index(
@@ -152,14 +196,20 @@ def test_bad_documents_fail_cleanly_and_leave_the_index(
 
 
 def test_binary_huge_duplicate_and_corrupt_files(corpus: Path, settings: IndexSettings) -> None:
-    (corpus / "en" / "latin1.md").write_bytes(FRONT.format(id="latin1", lang="en", title="Caf\xe9").encode("latin-1") + b"## H\n\nText.\n")
+    (corpus / "en" / "latin1.md").write_bytes(
+        FRONT.format(id="latin1", lang="en", title="Caf\xe9").encode("latin-1") + b"## H\n\nText.\n"
+    )
     huge = corpus / "en" / "huge.md"
     with huge.open("wb") as fh:
         fh.truncate(50 * 1024 * 1024)
-    (corpus / "en" / "alpha-copy.md").write_text((corpus / "en" / "alpha.md").read_text("utf-8"), "utf-8")
+    (corpus / "en" / "alpha-copy.md").write_text(
+        (corpus / "en" / "alpha.md").read_text("utf-8"), "utf-8"
+    )
     pdf = corpus / "en" / "broken.pdf"
     pdf.write_bytes(b"%PDF-1.4 this is not really a pdf")
-    (corpus / "en" / "broken.pdf.meta.yaml").write_text(FRONT.format(id="broken", lang="en", title="Broken").strip("-\n") + "\n", "utf-8")
+    (corpus / "en" / "broken.pdf.meta.yaml").write_text(
+        FRONT.format(id="broken", lang="en", title="Broken").strip("-\n") + "\n", "utf-8"
+    )
 
     report = check(corpus, settings)
     text = "\n".join(str(e) for e in report.errors)
@@ -187,8 +237,13 @@ def test_other_formats_with_sidecars(tmp_path: Path, settings: IndexSettings) ->
     meta = FRONT.strip().strip("-").strip()
     for name in ("page.html", "notes.txt", "word.docx"):
         stem = name.split(".")[0]
-        (root / f"{name}.meta.yaml").write_text(meta.format(id=stem, lang="en", title=stem), "utf-8")
-    (root / "page.html").write_text("<html><body><h2>Can police ask?</h2><p>No, they may not.</p><script>x()</script></body></html>", "utf-8")
+        (root / f"{name}.meta.yaml").write_text(
+            meta.format(id=stem, lang="en", title=stem), "utf-8"
+        )
+    (root / "page.html").write_text(
+        "<html><body><h2>Can police ask?</h2><p>No, they may not.</p><script>x()</script></body></html>",
+        "utf-8",
+    )
     (root / "notes.txt").write_text("## First\n\nOne.\n\n## Second\n\nTwo.\n", "utf-8")
     document = docx.Document()
     document.add_heading("Word question?", level=2)
@@ -203,12 +258,18 @@ def test_other_formats_with_sidecars(tmp_path: Path, settings: IndexSettings) ->
     assert sections["word"] == [("Word question?", "Word answer.")]
 
 
-def test_check_warns_about_stale_orphans_and_long_sections(tmp_path: Path, settings: IndexSettings) -> None:
+def test_check_warns_about_stale_orphans_and_long_sections(
+    tmp_path: Path, settings: IndexSettings
+) -> None:
     root = tmp_path / "k"
     old = write_doc(root, "old")
     old.write_text(old.read_text("utf-8").replace("2026-11-25", "2020-01-01"), "utf-8")
     write_doc(root, "orphan", "es")
-    write_doc(root, "long", sections={"Short?": "A short one.", "Long?": "word " * 400, "Also short?": "Another."})
+    write_doc(
+        root,
+        "long",
+        sections={"Short?": "A short one.", "Long?": "word " * 400, "Also short?": "Another."},
+    )
     warnings = "\n".join(check(root, settings).warnings)
     assert "old.md: last verified 2020-01-01" in warnings
     assert "orphan.md: translation without an original" in warnings
@@ -238,12 +299,16 @@ def test_second_ingest_refuses_while_one_runs(corpus: Path, settings: IndexSetti
     with ingest_lock(settings.lock_path):
         with pytest.raises(IngestBusy, match="another ingest is already running"):
             sync.build(settings, corpus, embedder=HashingEmbeddings())
-        result = CliRunner().invoke(cli, ["build", str(corpus)], env={"KYR_DATA_DIR": str(settings.data_dir)})
+        result = CliRunner().invoke(
+            cli, ["build", str(corpus)], env={"KYR_DATA_DIR": str(settings.data_dir)}
+        )
     assert result.exit_code == 1
     assert "another ingest is already running" in result.output
 
 
-def test_index_built_with_another_model_is_a_clear_error(corpus: Path, settings: IndexSettings) -> None:
+def test_index_built_with_another_model_is_a_clear_error(
+    corpus: Path, settings: IndexSettings
+) -> None:
     sync.build(settings, corpus, embedder=HashingEmbeddings())
     with pytest.raises(IndexModelMismatch, match="re-ingest"):
         IndexStore.connect(settings).require_active("sentence-transformers/all-MiniLM-L6-v2")
@@ -270,11 +335,16 @@ def test_real_model_query_through_cli(
     os.symlink(model_cache, tmp_path / "var" / "models")
     runner = CliRunner()
     assert runner.invoke(cli, ["build", str(corpus)], env=env).exit_code == 0
-    result = runner.invoke(cli, ["query", "que es alpha policia", "--lang", "es", "-k", "2"], env=env)
+    result = runner.invoke(
+        cli, ["query", "que es alpha policia", "--lang", "es", "-k", "2"], env=env
+    )
     assert result.exit_code == 0, result.output
     assert "es/alpha#0.0" in result.output and "knowledge" in result.output
     stats_result = runner.invoke(cli, ["stats"], env=env)
-    assert '"es": {' in stats_result.output.replace("\n", "").replace("  ", " ") or '"es"' in stats_result.output
+    assert (
+        '"es": {' in stats_result.output.replace("\n", "").replace("  ", " ")
+        or '"es"' in stats_result.output
+    )
     assert "sentence-transformers/all-MiniLM-L6-v2" in stats_result.output
 
 
@@ -282,11 +352,27 @@ def test_real_model_query_through_cli(
 def test_kill_9_mid_ingest_leaves_a_working_index(tmp_path: Path, corpus: Path) -> None:
     data = tmp_path / "var"
     env = {**os.environ, "KYR_DATA_DIR": str(data), "KYR_EMBEDDING_BACKEND": "torch"}
-    first = subprocess.run([sys.executable, "-m", "ingest", "build", str(corpus)], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    first = subprocess.run(
+        [sys.executable, "-m", "ingest", "build", str(corpus)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
     assert first.returncode == 0, first.stderr
     for i in range(300):
-        write_doc(corpus, f"bulk-{i}", sections={f"Question {i}?": f"Answer number {i} about police. " * 20})
-    proc = subprocess.Popen([sys.executable, "-m", "ingest", "build", str(corpus)], env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        write_doc(
+            corpus,
+            f"bulk-{i}",
+            sections={f"Question {i}?": f"Answer number {i} about police. " * 20},
+        )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "build", str(corpus)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     # the model loads in a few seconds and embedding 300 long chunks takes longer: kill mid-way
     import time
 
@@ -299,20 +385,32 @@ def test_kill_9_mid_ingest_leaves_a_working_index(tmp_path: Path, corpus: Path) 
     info = store.require_active()
     assert info.documents == 4
     assert len(store.chunks(info)) == info.chunks
-    again = subprocess.run([sys.executable, "-m", "ingest", "build", str(corpus)], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    again = subprocess.run(
+        [sys.executable, "-m", "ingest", "build", str(corpus)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
     assert again.returncode == 0, again.stderr
     assert IndexStore.connect(settings).require_active().documents == 304
 
 
 @pytest.mark.server
-def test_same_code_against_a_chroma_server(corpus: Path, tmp_path: Path, chroma_server: str) -> None:
-    settings = IndexSettings(data_dir=tmp_path / "var", chroma_url=chroma_server, collection_prefix=f"t{os.getpid()}x")
+def test_same_code_against_a_chroma_server(
+    corpus: Path, tmp_path: Path, chroma_server: str
+) -> None:
+    settings = IndexSettings(
+        data_dir=tmp_path / "var", chroma_url=chroma_server, collection_prefix=f"t{os.getpid()}x"
+    )
     embedder = HashingEmbeddings()
     first = sync.build(settings, corpus, embedder=embedder)
     assert first.info is not None
     assert not sync.build(settings, corpus, embedder=embedder).plan.has_changes
     store = IndexStore.connect(settings)
-    hits = store.search(store.require_active(), embedder.embed_query("alpha es un documento de prueba"), "es", 2)
+    hits = store.search(
+        store.require_active(), embedder.embed_query("alpha es un documento de prueba"), "es", 2
+    )
     assert hits[0].chunk.id == "es/alpha#0.0"
     assert not (tmp_path / "var" / "chroma").exists()
 
@@ -320,8 +418,14 @@ def test_same_code_against_a_chroma_server(corpus: Path, tmp_path: Path, chroma_
 def test_server_down_is_a_clear_error(corpus: Path, tmp_path: Path) -> None:
     from tests.conftest import free_port
 
-    settings = IndexSettings(data_dir=tmp_path / "var", chroma_url=f"http://127.0.0.1:{free_port()}")
-    result = CliRunner().invoke(cli, ["stats"], env={"KYR_DATA_DIR": str(settings.data_dir), "KYR_CHROMA_URL": str(settings.chroma_url)})
+    settings = IndexSettings(
+        data_dir=tmp_path / "var", chroma_url=f"http://127.0.0.1:{free_port()}"
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["stats"],
+        env={"KYR_DATA_DIR": str(settings.data_dir), "KYR_CHROMA_URL": str(settings.chroma_url)},
+    )
     assert result.exit_code == 1
     assert "cannot open the Chroma index" in result.output
     assert "Traceback" not in result.output

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import html
 import logging
 import shutil
 import socket
@@ -28,7 +27,7 @@ from bot.reply import Reply
 from bot.settings import BotSettings
 from bot.state import State
 from bot.tg.app import TelegramApp, build_application, webhook_options
-from bot.tg.format import format_reply
+from bot.tg.format import esc, format_reply
 from bot.ui_texts import LEGAL_DIRECTORY, ui
 from ingest.embedder import LocalEmbeddings
 from ingest.settings import PROJECT_ROOT
@@ -139,7 +138,7 @@ async def test_deep_link_language_is_remembered(
     fake.message(2101, french, language_code="en")
     answer = (await fake.wait_messages(2101, 2))[1]
     assert answer == format_reply(tg_engine.answer(french, "es"))[0]
-    assert "Esto es información general" in answer or "Fuentes" in answer
+    assert tg_engine.answer(french, "es").language == "es"
     # a question in English or Spanish is answered in its own language
     english = "What can I do if immigration agents come to my home?"
     fake.message(2101, english, language_code="en")
@@ -158,12 +157,12 @@ async def test_deep_link_to_a_topic(fake: FakeBotApi, bot: TelegramApp, tg_engin
     }
     doc_en = next(d for d in tg_engine.catalog("en") if d.id == "agents-at-home")
     doc_es = next(d for d in tg_engine.catalog("es") if d.id == "agents-at-home")
-    assert html.escape(doc_en.title) in sent[2201][1]
+    assert esc(doc_en.title) in sent[2201][1]
     assert keyboard(fake.of("sendMessage", 2201)[1]) == [
         *(f"sec:en:agents-at-home:{s.index}" for s in doc_en.sections),
         "back:en",
     ]
-    assert sent[2202][0].startswith("Hola") and html.escape(doc_es.title) in sent[2202][1]
+    assert sent[2202][0].startswith("Hola") and esc(doc_es.title) in sent[2202][1]
     assert sent[2203][1] == "I couldn't find that topic. Here are all the topics:"
     assert len(keyboard(fake.of("sendMessage", 2203)[1])) == len(tg_engine.catalog("en"))
     assert sent[2204][0].startswith("Hello")
@@ -180,7 +179,7 @@ async def test_fixed_commands(fake: FakeBotApi, bot: TelegramApp, tg_engine: Eng
     assert "/topics" in texts[0] and "1-855-435-7693" in texts[0]
     assert "not end-to-end encrypted" in texts[1]
     for doc in tg_engine.catalog("en"):
-        assert html.escape(doc.title) in texts[2]
+        assert esc(doc.title) in texts[2]
     assert "(checked on " in texts[2] and "<a href=" in texts[2]
     assert keyboard(fake.of("sendMessage", chat)[3]) == ["lang:en", "lang:es"]
     assert texts[4] == "Choose a topic:"
@@ -209,7 +208,7 @@ async def test_question_is_answered_with_citations(
     assert text == format_reply(reply)[0]
     assert f"<b>{label}</b>" in text
     for c in reply.citations:
-        assert f'<a href="{html.escape(c.url)}">' in text
+        assert f'<a href="{esc(c.url)}">' in text
     assert balanced(text)
     call = fake.of("sendMessage", chat)[0]
     assert call.params["parse_mode"] == "HTML"
@@ -270,8 +269,8 @@ async def test_non_text_asks_to_type(
     fake.message(2602, None, language_code="en", **content)
     [es] = await fake.wait_messages(2601, 1)
     [en] = await fake.wait_messages(2602, 1)
-    assert es == html.escape(ui("type_question", "es"))
-    assert en == html.escape(ui("type_question", "en"))
+    assert es == esc(ui("type_question", "es"))
+    assert en == esc(ui("type_question", "en"))
 
 
 async def test_edited_messages_and_channel_posts_are_ignored(
@@ -363,7 +362,7 @@ async def test_rate_limit(fake: FakeBotApi, settings: BotSettings, tg_engine: En
         await fake.wait_messages(3002, 1)
         await settle()
     assert len(fake.texts(3001)) == 4
-    assert texts[3] == html.escape(ui("rate_limited", "en"))
+    assert texts[3] == esc(ui("rate_limited", "en"))
     assert len(set(texts[:3])) == 1 and "<b>Sources</b>" in texts[0]
 
 
@@ -412,7 +411,7 @@ async def test_every_button(
     fake.callback(chat, f"doc:en:{doc.id}", message_id=53)
     await fake.wait_for(lambda: len(fake.of("editMessageText")) == 3)
     sections = fake.of("editMessageText")[2]
-    assert html.escape(doc.title) in sections.params["text"]
+    assert esc(doc.title) in sections.params["text"]
     assert keyboard(sections)[0] == f"sec:en:{doc.id}:0"
 
     fake.callback(chat, "back:en", message_id=53)
@@ -498,7 +497,7 @@ async def test_forget_deletes_the_chat_state(
         assert state.language(3401) == "es"
         fake.message(3401, "/forget")
         texts = await fake.wait_messages(3401, 3)
-        assert texts[2] == html.escape(ui("forgotten", "es"))
+        assert texts[2] == esc(ui("forgotten", "es"))
         assert state.language(3401) is None
         db = sqlite3.connect(settings.data_dir / "state.sqlite3")
         rows = [r for t in ("language", "rate") for r in db.execute(f"SELECT * FROM {t}")]
@@ -520,7 +519,7 @@ async def test_admin_commands_only_for_admins(
     stats = tg_engine.stats()
     assert f"{stats['documents']} documents, {stats['chunks']} chunks" in admin[0]
     assert admin[1] == ui("admin_unchanged", "en")
-    assert other == [html.escape(ui("unknown_command", "en"))] * 2
+    assert other == [esc(ui("unknown_command", "en"))] * 2
 
 
 # -- faults ---------------------------------------------------------------------------------------
@@ -545,8 +544,8 @@ async def test_chroma_down_then_back(
         fake.message(3601, question)
         fake.message(3601, "/topics", language_code="es")
         texts = await fake.wait_messages(3601, 2, timeout=60)
-        assert texts[0] == html.escape(texts_.text("unavailable", "en"))
-        assert texts[1] == html.escape(texts_.text("unavailable", "es"))
+        assert texts[0] == esc(texts_.text("unavailable", "en"))
+        assert texts[1] == esc(texts_.text("unavailable", "es"))
         assert "1-855-435-7693" in texts[0]
 
         shutil.copytree(index_settings.chroma_dir, tmp_path / "chroma")
@@ -577,7 +576,7 @@ async def test_chroma_down_then_back(
             server.wait(timeout=30)
         fake.message(3603, question)
         [after] = await fake.wait_messages(3603, 1, timeout=60)
-        assert after == html.escape(texts_.text("unavailable", "en"))
+        assert after == esc(texts_.text("unavailable", "en"))
 
 
 async def test_telegram_errors_are_retried_or_logged(
@@ -690,7 +689,8 @@ async def test_nothing_personal_is_logged_or_stored(
         fake.message(chat, f"/{marker}", user_extra=person)
         fake.callback(chat, f"fb:h:en:{marker}")
         fake.callback(chat, f"sec:en:{marker}:0")
-        await fake.wait_for(lambda: len(fake.of("sendMessage", chat)) >= 7, timeout=60)
+        # welcome (fails: 500), answer, urgent reply, please-type, unknown command
+        await fake.wait_for(lambda: len(fake.of("sendMessage", chat)) >= 5, timeout=60)
         await fake.wait_for(lambda: len(fake.of("answerCallbackQuery")) == 2)
     needles = [marker, str(chat), TOKEN, TOKEN.split(":")[1]]
     logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)

@@ -22,6 +22,11 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 _SAFE_URL = re.compile(r"^https?://[^\s<>\"']+$")
 
 
+def esc(text: str) -> str:
+    """``text`` made safe for Telegram HTML (quotes need no escaping outside attributes)."""
+    return html.escape(text, quote=False)
+
+
 def size(message: str) -> int:
     """Length as Telegram counts it (UTF-16 code units), measured on the HTML, which is longer."""
     return len(message.encode("utf-16-le")) // 2
@@ -39,12 +44,12 @@ def _render_body(plain: str, citations: dict[int, Citation]) -> str:
     out: list[str] = []
     pos = 0
     for m in _MARKER.finditer(plain):
-        out.append(html.escape(plain[pos : m.start()]))
+        out.append(esc(plain[pos : m.start()]))
         cited = citations.get(int(m.group(1)))
-        marker = html.escape(m.group(0))
+        marker = esc(m.group(0))
         out.append(link(marker, cited.url) if cited else marker)
         pos = m.end()
-    out.append(html.escape(plain[pos:]))
+    out.append(esc(plain[pos:]))
     return "".join(out)
 
 
@@ -94,9 +99,9 @@ def pack(parts: Sequence[str], *, limit: int = LIMIT) -> list[str]:
 
 def citation_block(reply: Reply, c: Citation) -> str:
     """One citation line: the number and title linked, the section, and the checked-on date."""
-    label = html.escape(f"[{c.n}] {c.title}")
-    section = f" — {html.escape(c.section)}" if c.section else ""
-    checked = f" ({html.escape(reply.checked_label)} {html.escape(c.checked_on)})"
+    label = esc(f"[{c.n}] {c.title}")
+    section = f" — {esc(c.section)}" if c.section else ""
+    checked = f" ({esc(reply.checked_label)} {esc(c.checked_on)})"
     return f"{link(label, c.url)}{section}{checked}"
 
 
@@ -108,7 +113,7 @@ def format_reply(reply: Reply, *, limit: int = LIMIT) -> list[str]:
         parts.extend(f"<i>{b}</i>" for b in body_blocks(reply.notice, {}, limit=limit - 7))
     parts.extend(body_blocks(reply.body, cited, limit=limit))
     if reply.citations:
-        heading = f"<b>{html.escape(reply.sources_label)}</b>"
+        heading = f"<b>{esc(reply.sources_label)}</b>"
         lines = [citation_block(reply, c) for c in reply.citations]
         parts.extend(lines_blocks([heading, *lines], limit=limit))
     if reply.footer:
@@ -134,9 +139,6 @@ def format_text(plain: str, *, limit: int = LIMIT) -> list[str]:
 
 def format_sources(header: str, docs: Sequence[DocumentInfo], lang: str) -> list[str]:
     """The documents the bot answers from, each linked, with its checked-on date."""
-    checked = html.escape(text("checked_on", lang))
-    lines = [
-        f"• {link(html.escape(d.title), d.url)} ({checked} {html.escape(d.checked_on)})"
-        for d in docs
-    ]
-    return pack([html.escape(header), *lines_blocks(lines)])
+    checked = esc(text("checked_on", lang))
+    lines = [f"• {link(esc(d.title), d.url)} ({checked} {esc(d.checked_on)})" for d in docs]
+    return pack([esc(header), *lines_blocks(lines)])

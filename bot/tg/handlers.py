@@ -7,7 +7,6 @@ calls run in a worker thread; an unavailable index becomes a short apology with 
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +29,7 @@ from bot.reply import Reply
 from bot.settings import BotSettings
 from bot.state import State
 from bot.tg import keyboards
-from bot.tg.format import format_reply, format_sources, format_text, link
+from bot.tg.format import esc, format_reply, format_sources, format_text, link
 from bot.ui_texts import COMMANDS, ui, ui_language
 
 log = logging.getLogger(__name__)
@@ -138,8 +137,8 @@ class Handlers:
 
     def sections_message(self, doc: DocumentInfo, lang: str) -> str:
         """The header shown above a topic's sections."""
-        title = link(f"<b>{html.escape(doc.title)}</b>", doc.url)
-        return f"{title}\n{html.escape(doc.summary)}\n\n{html.escape(ui('sections_header', lang))}"
+        title = link(f"<b>{esc(doc.title)}</b>", doc.url)
+        return f"{title}\n{esc(doc.summary)}\n\n{esc(ui('sections_header', lang))}"
 
     # -- start-up --------------------------------------------------------------------------------
 
@@ -182,7 +181,7 @@ class Handlers:
             return
         doc = next((d for d in docs if d.id == doc_id), None)
         if doc is None:
-            header = html.escape(ui("unknown_link", lang))
+            header = esc(ui("unknown_link", lang))
             await self.send(context, chat_id, [header], keyboards.topics(docs, lang))
             return
         await self.send(
@@ -201,7 +200,7 @@ class Handlers:
         except EngineUnavailable as err:
             await self.apologise(context, chat_id, lang, err)
             return
-        header = html.escape(ui("topics_header", lang))
+        header = esc(ui("topics_header", lang))
         await self.send(context, chat_id, [header], keyboards.topics(docs, lang))
 
     async def choose_language(self, update: Update, context: Context) -> None:
@@ -399,7 +398,7 @@ class Handlers:
             self.state.set_language(chat_id, lang)
             await query.answer()
             if action.name == "lang":
-                await query.edit_message_text(html.escape(ui("language_chosen", lang)))
+                await query.edit_message_text(esc(ui("language_chosen", lang)))
             else:
                 await query.edit_message_text(
                     format_text(ui("welcome", lang))[0], reply_markup=keyboards.welcome(lang)
@@ -411,7 +410,7 @@ class Handlers:
             docs = await self.catalog(lang)
             await query.answer()
             await query.edit_message_text(
-                html.escape(ui("topics_header", lang)), reply_markup=keyboards.topics(docs, lang)
+                esc(ui("topics_header", lang)), reply_markup=keyboards.topics(docs, lang)
             )
         elif action.name == "doc":
             doc = next((d for d in await self.catalog(lang) if d.id == action.doc), None)
@@ -433,7 +432,9 @@ class Handlers:
             await query.answer()
             await self.send_reply(context, chat_id, reply)
         elif action.name == "feedback":
-            await self.count_feedback(action.doc, action.kind, lang)
+            if not await self.count_feedback(action.doc, action.kind, lang):
+                await query.answer(ui("stale_button", lang))
+                return
             thanks = "feedback_thanks" if action.kind == "helpful" else "feedback_sorry"
             await query.answer(ui(thanks, lang))
             await query.edit_message_reply_markup(keyboards.feedback(action.doc, lang, asked=True))
@@ -442,16 +443,17 @@ class Handlers:
             await query.answer()
             await self.send(context, chat_id, format_text(ui("talk_to_person", lang)))
 
-    async def count_feedback(self, doc_id: str, kind: str, lang: str) -> None:
-        """Store one anonymous count, only for documents that exist (data can be tampered with)."""
+    async def count_feedback(self, doc_id: str, kind: str, lang: str) -> bool:
+        """Store one anonymous count if the document exists (button data can be tampered with)."""
         if doc_id:
             try:
                 known = {d.id for d in await self.catalog(lang)}
             except EngineUnavailable:
-                return
+                return True  # the tap was genuine as far as we can tell; only the count is lost
             if doc_id not in known:
-                return
+                return False
         self.state.add_feedback(doc_id, kind)
+        return True
 
     # -- errors ----------------------------------------------------------------------------------
 
