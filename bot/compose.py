@@ -109,6 +109,17 @@ def answer_reply(
     return _reply(question, lang, "answer", "\n\n".join(blocks), cites, notice)
 
 
+def llm_reply(
+    question: str, lang: str, body: str, passages: Sequence[SectionRecord], notice: str = ""
+) -> Reply:
+    """A checked LLM answer; only the passages it cites become citations (renumbered in order)."""
+    used = sorted({int(n) for n in re.findall(r"\[(\d+)\]", body)})
+    mapping = {old: new for new, old in enumerate(used, 1)}
+    body = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping[int(m.group(1))]}]", body)
+    cites = [citation(passages[old - 1], new) for old, new in mapping.items()]
+    return _reply(question, lang, "answer", body, cites, notice)
+
+
 def urgent_reply(
     question: str, lang: str, scripts: Sequence[SectionRecord], notice: str = ""
 ) -> Reply:

@@ -21,6 +21,7 @@ from bot import compose, texts
 from bot.corpus import Corpus, DocumentInfo, SectionInfo, SectionRecord
 from bot.guard import SCRIPT_INDEX, detect_urgent, should_decline
 from bot.language import LanguageDetector_
+from bot.llm import LLMWriter
 from bot.reply import Reply
 from bot.retrieval import Candidate, Mode, search
 from bot.settings import BotSettings
@@ -86,6 +87,7 @@ class Engine:
         self._corpus: Corpus | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
+        self.llm_writer: LLMWriter | None = None
         self.min_dense = dict(MIN_DENSE)
         self.min_bm25 = dict(MIN_BM25)
 
@@ -224,7 +226,19 @@ class Engine:
                 chosen.append(other.section)
                 break
         reply = compose.answer_reply(raw, reply_lang, chosen, notice)
+        writer = self._llm_writer()
+        if writer is not None:
+            passages = [c.section for c in candidates[:3] if not c.section.urgent]
+            written = writer.write(question, reply_lang, passages)
+            if written is not None:
+                reply = compose.llm_reply(raw, reply_lang, written, passages, notice)
+                return Trace(reply, candidates, route="llm")
         return Trace(reply, candidates, route="answer")
+
+    def _llm_writer(self) -> LLMWriter | None:
+        if self.llm_writer is None and self.settings.llm:
+            self.llm_writer = LLMWriter.from_spec(self.settings.llm, self.settings.llm_timeout_s)
+        return self.llm_writer
 
     def _strong_enough(self, candidates: list[Candidate], lang: str) -> bool:
         if self.settings.min_score:

@@ -59,6 +59,7 @@ class FakeBotApi:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self._by_chat: dict[tuple[str, object], list[Call]] = {}
         self.updates: list[dict[str, Any]] = []
         self.pushed_at: dict[int, float] = {}
         self.failures: dict[str, Failure] = {}
@@ -215,11 +216,9 @@ class FakeBotApi:
 
     def of(self, method: str, chat_id: int | None = None) -> list[Call]:
         """Recorded calls of ``method`` (to ``chat_id`` if given)."""
-        return [
-            c
-            for c in self.calls
-            if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)
-        ]
+        if chat_id is not None:
+            return list(self._by_chat.get((method, chat_id), []))
+        return [c for c in self.calls if c.method == method]
 
     def texts(self, chat_id: int) -> list[str]:
         """Texts the bot sent to a chat, in order."""
@@ -242,7 +241,9 @@ class FakeBotApi:
 
     async def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """The status and JSON body for one call."""
-        self.calls.append(Call(method, params))
+        call = Call(method, params)
+        self.calls.append(call)
+        self._by_chat.setdefault((method, params.get("chat_id")), []).append(call)
         failure = self.failures.get(method)
         if failure and failure.times > 0:
             failure.times -= 1
@@ -334,7 +335,7 @@ def _decode(name: str, value: str) -> Any:
 class _Handler(tornado.web.RequestHandler):
     """Routes ``/bot<token>/<method>`` to the fake."""
 
-    def initialize(self, fake: FakeBotApi) -> None:  # type: ignore[override]
+    def initialize(self, fake: FakeBotApi) -> None:
         self.fake = fake
 
     async def post(self, token: str, method: str) -> None:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -263,7 +264,7 @@ async def test_urgent_command(fake: FakeBotApi, bot: TelegramApp, tg_engine: Eng
     ids=["voice", "photo", "sticker", "document", "location", "contact"],
 )
 async def test_non_text_asks_to_type(
-    fake: FakeBotApi, bot: TelegramApp, content: dict[str, object]
+    fake: FakeBotApi, bot: TelegramApp, content: dict[str, Any]
 ) -> None:
     fake.message(2601, None, language_code="es", **content)
     fake.message(2602, None, language_code="en", **content)
@@ -334,7 +335,7 @@ async def test_groups_only_when_addressed(
 ) -> None:
     group = -2901
     question = "Do I have to open the door to immigration agents?"
-    kw = {"chat_type": "supergroup", "user_id": 2901}
+    kw: dict[str, Any] = {"chat_type": "supergroup", "user_id": 2901}
     fake.message(group, question, **kw)
     fake.message(group, "/help", **kw)
     fake.message(group, "/help@another_bot", **kw)

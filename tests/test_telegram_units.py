@@ -92,7 +92,7 @@ def test_callback_data_round_trips_and_rejects_tampering() -> None:
     long_id = "a" * 60
     markup = keyboards.feedback(long_id, "en")
     assert all(
-        len((b.callback_data or "").encode()) <= 64 for r in markup.inline_keyboard for b in r
+        len(str(b.callback_data or "").encode()) <= 64 for r in markup.inline_keyboard for b in r
     )
 
 
