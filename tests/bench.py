@@ -1,0 +1,167 @@
+"""`make bench`: ingest throughput, raw index latency, engine quality by retriever, latency, cold
+start, peak memory, and the Telegram load run. Prints one JSON report; asserts nothing."""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bot import evaluate
+from bot.engine import Engine
+from bot.settings import BotSettings
+from ingest import sync
+from ingest.settings import PROJECT_ROOT, IndexSettings
+from ingest.store import IndexStore
+from tests.bench_telegram import run_load
+
+SYNTHETIC_DOCS = 500
+SECTIONS_PER_DOC = 10
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50 and p95 in milliseconds."""
+    ordered = sorted(values)
+    return {
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
+    }
+
+
+def synthetic_corpus(root: Path) -> None:
+    """500 documents x 10 sections = 5,000 chunks of plausible text."""
+    body = (PROJECT_ROOT / "knowledge" / "en" / "welcoming-city.md").read_text("utf-8")
+    words = [w for w in body.split("---", 2)[2].split() if w.isalnum()]
+    for d in range(SYNTHETIC_DOCS):
+        sections = []
+        for s in range(SECTIONS_PER_DOC):
+            start = (d * 37 + s * 101) % (len(words) - 80)
+            sections.append(f"## Question {d}-{s}?\n\n{' '.join(words[start : start + 70])}\n")
+        path = root / "en" / f"doc-{d}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            f"---\nid: doc-{d}\nlang: en\ntitle: Synthetic {d}\njurisdiction: General\n"
+            "sources:\n  - title: Example\n    url: https://example.org/\n"
+            f"last_verified: 2026-11-25\n---\n\n" + "\n".join(sections),
+            "utf-8",
+        )
+
+
+def bench_ingest(settings: IndexSettings) -> dict[str, Any]:
+    """Throughput of a full build, and the no-change re-run including process start-up."""
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "knowledge"
+        synthetic_corpus(corpus)
+        bench_settings = IndexSettings(
+            data_dir=Path(tmp) / "var", collection_prefix="bench", **_model(settings)
+        )
+        embedder = sync.default_embedder(bench_settings)
+        embedder.embed_query("warm up")
+        result = sync.build(bench_settings, corpus, embedder=embedder)
+        assert result.info is not None
+        chunks = result.info.chunks
+        store = IndexStore.connect(bench_settings)
+        queries = [f"question about police and status number {i}" for i in range(200)]
+        latencies = []
+        for q in queries:
+            started = time.perf_counter()
+            store.search(result.info, embedder.embed_query(q), "en", 5)
+            latencies.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        rerun = subprocess.run(
+            [sys.executable, "-m", "ingest", "build", str(corpus)],
+            env={
+                "KYR_DATA_DIR": str(bench_settings.data_dir),
+                "KYR_COLLECTION_PREFIX": "bench",
+                "PATH": "/usr/bin:/bin",
+                "HF_HUB_OFFLINE": "1",
+            },
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_ROOT,
+        )
+        rerun_s = time.perf_counter() - started
+        return {
+            "synthetic_chunks": chunks,
+            "build_s": round(result.seconds, 1),
+            "chunks_per_s": round(chunks / result.seconds, 1),
+            "raw_query_latency": percentiles(latencies),
+            "no_change_rerun_s_including_startup": round(rerun_s, 2),
+            "no_change_rerun_ok": rerun.returncode == 0 and "0 to embed" in rerun.stdout,
+        }
+
+
+def _model(settings: IndexSettings) -> dict[str, Any]:
+    return {
+        "embedding_model": settings.embedding_model,
+        "embedding_backend": settings.embedding_backend,
+    }
+
+
+def bench_engine(settings: BotSettings) -> dict[str, Any]:
+    """Retrieval quality per retriever, warm latency, cold start of `ask`, peak memory of a batch."""
+    engine = Engine(settings)
+    engine.warm_up()
+    items = evaluate.load_items()
+    retrieval: dict[str, Any] = {}
+    for mode in ("dense", "bm25", "fused"):
+        table = evaluate.summarise(evaluate.run(engine, items, mode))  # type: ignore[arg-type]
+        retrieval[mode] = {
+            g: {"hit@3": round(r["hit@3"], 3), "mrr": round(r["mrr"], 3)}
+            for g, r in table.items()
+            if "mrr" in r
+        }
+    latencies = [engine.respond(i.question, i.lang).reply.latency_ms for i in items]
+    latencies = [engine.respond(i.question, i.lang).reply.latency_ms for i in items]
+
+    env = {"KYR_DATA_DIR": str(settings.data_dir), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "Can Chicago police ask about my status?"],
+        env=env,
+        capture_output=True,
+        check=True,
+        cwd=PROJECT_ROOT,
+    )
+    cold_start = time.perf_counter() - started
+
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
+        for i in items:
+            fh.write(json.dumps({"id": i.id, "question": i.question}) + "\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "--batch", fh.name],
+        env=env,
+        capture_output=True,
+        check=True,
+        cwd=PROJECT_ROOT,
+    )
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "questions": len(items),
+        "retrieval_by_mode": retrieval,
+        "warm_latency": percentiles(latencies),
+        "cold_start_ask_s": round(cold_start, 2),
+        "batch_peak_rss_mb": round(max(peak_kb, before) / 1024, 1),
+    }
+
+
+def main() -> None:
+    """Run every benchmark against the index in KYR_DATA_DIR (built by `make ingest`)."""
+    settings = BotSettings()
+    report = {
+        "ingest": bench_ingest(settings),
+        "engine": bench_engine(settings),
+        "telegram_load": run_load(200, 5, settings),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
