@@ -12,11 +12,11 @@ import hashlib
 import json
 import logging
 import secrets
-from functools import partial
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from functools import partial
+from typing import Any
 
 from ingest.chunking import embedding_text
 from ingest.schema import Chunk
@@ -454,6 +454,5 @@ __all__ = [
     "IndexUnavailable",
     "StoredChunk",
     "SyncPlan",
-    "cast",
     "stats",
 ]
