@@ -150,7 +150,7 @@ def failures_against_targets(table: dict[str, dict[str, Any]]) -> list[str]:
             continue
         key = {"decline": "refused", "urgent": "urgent_recall"}.get(group, "accuracy")
         if row[key] < target:
-            misses.append(f"{group} {key} {row[key]:.2f} < {target:.2f}")
+            misses.append(f"{group} {key} {row[key]:.3f} < {target:.2f}")
     invalid = sum(row["invalid_citations"] for row in table.values())
     if invalid:
         misses.append(f"{invalid} citations do not point to a file in knowledge/")
