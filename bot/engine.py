@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -22,7 +22,7 @@ from bot.corpus import Corpus, DocumentInfo, SectionInfo, SectionRecord
 from bot.guard import SCRIPT_INDEX, detect_urgent, should_decline
 from bot.language import LanguageDetector_
 from bot.llm import LLMWriter
-from bot.reply import Reply
+from bot.reply import Kind, Reply
 from bot.retrieval import Candidate, Mode, search
 from bot.settings import BotSettings
 from ingest.embedder import EmbeddingModelError, LocalEmbeddings
@@ -169,7 +169,7 @@ class Engine:
         """Answer and keep the retrieval trace."""
         started = time.perf_counter()
         trace = self._respond(question, lang, mode)
-        trace.reply = _with_latency(trace.reply, (time.perf_counter() - started) * 1000)
+        trace.reply = replace(trace.reply, latency_ms=(time.perf_counter() - started) * 1000)
         return trace
 
     def _respond(self, raw: str, lang: str | None, mode: Mode) -> Trace:
@@ -279,10 +279,9 @@ class Engine:
         )
         if section is None:
             raise KeyError(f"{doc_id}#{section_index}")
-        kind = "urgent" if section.urgent else "answer"
-        body = f"{section.text} [1]"
         reply = compose.answer_reply(section.heading, lang, [section])
-        return Reply(**{**reply.__dict__, "body": body, "kind": kind})
+        kind: Kind = "urgent" if section.urgent else "answer"
+        return replace(reply, body=f"{section.text} [1]", kind=kind)
 
     def urgent_reply(self, lang: str) -> Reply:
         """Every urgent script, in order, with the hotline (for /urgent)."""
@@ -292,7 +291,3 @@ class Engine:
             s for s in corpus.by_lang.get(texts.DEFAULT, []) if s.doc_id == URGENT_DOC
         ]
         return compose.urgent_reply("", lang, scripts)
-
-
-def _with_latency(reply: Reply, ms: float) -> Reply:
-    return Reply(**{**reply.__dict__, "latency_ms": ms})
