@@ -25,7 +25,7 @@ from bot.llm import LLMWriter
 from bot.reply import Kind, Reply
 from bot.retrieval import Candidate, Mode, search
 from bot.settings import BotSettings
-from ingest.embedder import EmbeddingModelError, LocalEmbeddings
+from ingest.embedder import EmbeddingModelError, create_embeddings
 from ingest.store import IndexError_, IndexStore
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,14 @@ __all__ = ["DocumentInfo", "Engine", "EngineUnavailable", "SectionInfo", "Trace"
 
 #: Evidence thresholds per reply language, calibrated with `python -m bot eval --calibrate`:
 #: below both the best dense similarity and the best BM25 score, there is no vetted answer.
-MIN_DENSE = {"en": 0.48, "es": 0.80}
-MIN_BM25 = {"en": 8.25, "es": 6.25}
+MIN_DENSE = {"en": 0.85, "es": 0.85}
+MIN_BM25 = {"en": 8.25, "es": 20.0}
 #: A second section (its lead only) is quoted when its fused score is this close to the best one's.
 SECOND_SECTION_RATIO = 0.8
 
 URGENT_DOC = "urgent"
 #: An urgent script that is itself the best match is sent as urgent only above this similarity.
-URGENT_BY_SIMILARITY = 0.6
+URGENT_BY_SIMILARITY = 0.9
 _TAGS = re.compile(r"<[^>]{0,200}>")
 _MARKUP = re.compile(r"[*_`#>|~\[\]{}]+")
 _SPACE = re.compile(r"\s+")
@@ -98,7 +98,7 @@ class Engine:
         """The embedding model (created on first use)."""
         if self._embedder is None:
             s = self.settings
-            self._embedder = LocalEmbeddings(
+            self._embedder = create_embeddings(
                 s.embedding_model, s.embedding_backend, s.model_cache_dir
             )
         return self._embedder

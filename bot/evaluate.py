@@ -211,7 +211,7 @@ def calibrate(engine: Engine, items: list[Item]) -> dict[str, tuple[float, float
     best: dict[str, tuple[float, float, float]] = {}
     for lang, data in rows.items():
         top = (-1.0, 0.0, 0.0)
-        for d_step in range(20, 81):
+        for d_step in range(20, 96):
             d = d_step / 100
             for b_step in range(8, 81):
                 b = b_step / 4

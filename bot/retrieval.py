@@ -11,7 +11,7 @@ from ingest.store import IndexStore
 Mode = Literal["fused", "dense", "bm25"]
 
 #: Reciprocal-rank-fusion constant and per-retriever weights (measured on the evaluation set).
-RRF_K = 10
+RRF_K = 60
 WEIGHTS = {"dense": 1.0, "bm25": 1.0}
 CANDIDATES = 24
 

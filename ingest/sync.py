@@ -11,7 +11,7 @@ from langchain_core.embeddings import Embeddings
 
 from ingest.check import CheckReport, check
 from ingest.chunking import chunk_documents
-from ingest.embedder import LocalEmbeddings, resolve_model_dir
+from ingest.embedder import create_embeddings, model_label
 from ingest.lock import ingest_lock
 from ingest.settings import IndexSettings
 from ingest.store import IndexInfo, IndexStore, SyncPlan
@@ -35,9 +35,9 @@ class BuildResult:
     dry_run: bool = False
 
 
-def default_embedder(settings: IndexSettings) -> LocalEmbeddings:
-    """The configured local sentence-transformers model."""
-    return LocalEmbeddings(
+def default_embedder(settings: IndexSettings) -> Embeddings:
+    """The configured local embedding model."""
+    return create_embeddings(
         settings.embedding_model, settings.embedding_backend, settings.model_cache_dir
     )
 
@@ -60,7 +60,7 @@ def build(
     model_name = (
         str(embedder.model_name)
         if embedder is not None and hasattr(embedder, "model_name")
-        else resolve_model_dir(settings.embedding_model)[1]
+        else model_label(settings.embedding_model)
     )
     with ingest_lock(settings.lock_path):
         store = store or IndexStore.connect(settings)

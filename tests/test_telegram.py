@@ -30,7 +30,7 @@ from bot.state import State
 from bot.tg.app import TelegramApp, build_application, webhook_options
 from bot.tg.format import esc, format_reply
 from bot.ui_texts import LEGAL_DIRECTORY, ui
-from ingest.embedder import LocalEmbeddings
+from ingest.embedder import E5Embeddings
 from ingest.settings import PROJECT_ROOT
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, Call, FakeBotApi
 from tests.telegram_harness import ADMIN_ID, bot_settings, fake_api, polling_bot
@@ -46,7 +46,7 @@ def index_settings(built_index_dir: Path) -> BotSettings:
 
 
 @pytest.fixture(scope="session")
-def tg_engine(index_settings: BotSettings, real_embedder: LocalEmbeddings) -> Engine:
+def tg_engine(index_settings: BotSettings, real_embedder: E5Embeddings) -> Engine:
     """One warmed-up engine for the whole session."""
     engine = Engine(index_settings, embedder=real_embedder)
     engine.warm_up()
