@@ -96,13 +96,17 @@ def answer_reply(
     """An answer quoting the given retrieved sections (best first), each cited once."""
     blocks: list[str] = []
     cites: list[Citation] = []
-    budget = MAX_BODY_CHARS - (SECOND_LEAD_CHARS if len(sections) > 1 else 0)
-    for n, section in enumerate(sections, 1):
-        if n > 1:
-            budget += SECOND_LEAD_CHARS
-        block = quote_section(section, question, n, budget, lead_only=n > 1)
-        if cites and len(block) > budget:
-            break
+    # room kept for a related section: its heading (its lead often answers it: "Yes. ...") and lead
+    reserve = SECOND_LEAD_CHARS + len(sections[1].heading) + 1 if len(sections) > 1 else 0
+    budget = MAX_BODY_CHARS - reserve
+    for n, section in enumerate(sections[:2], 1):
+        if n == 1:
+            block = quote_section(section, question, n, budget)
+        else:
+            budget += reserve
+            block = f"{section.heading}\n{quote_section(section, question, n, budget, True)}"
+            if len(block) > budget:
+                break
         blocks.append(block)
         cites.append(citation(section, n))
         budget -= len(block)

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+from bot import compose, evaluate
 from bot.cli import cli
 from bot.engine import THRESHOLDS, Engine, EngineUnavailable
 from bot.llm import LLMWriter, check_answer
@@ -287,3 +288,20 @@ def test_ask_without_index_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "make ingest" in result.output and "Traceback" not in result.output
+
+
+def test_answers_stay_brief_and_label_a_related_section(engine: Engine) -> None:
+    """Every answer of the evaluation set stays under about 900 characters; a second, related
+    section is introduced by its heading, which its lead often answers ("Yes. ...")."""
+    related = 0
+    for item in evaluate.load_items():
+        if item.expect_kind != "answer":
+            continue
+        reply = engine.answer(item.question, item.lang)
+        if reply.kind != "answer":
+            continue
+        assert len(reply.body) <= compose.MAX_BODY_CHARS + 20, item.id
+        if len(reply.citations) > 1:
+            related += 1
+            assert f"\n\n{reply.citations[1].section}\n" in reply.body, item.id
+    assert related > 0
