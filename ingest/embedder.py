@@ -91,14 +91,6 @@ class LocalEmbeddings(Embeddings):
                 self._model = self._load()
             return self._model
 
-    @property
-    def dimension(self) -> int:
-        """Length of the embedding vectors."""
-        dim = self.model.get_sentence_embedding_dimension()
-        if dim is None:
-            raise EmbeddingModelError("the model does not report its embedding dimension")
-        return int(dim)
-
     def _load(self) -> SentenceTransformer:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -179,12 +171,6 @@ class E5Embeddings(Embeddings):
             except (OSError, RuntimeError) as err:
                 raise EmbeddingModelError(f"cannot load multilingual-e5-small: {err}") from err
         return self._model
-
-    @property
-    def dimension(self) -> int:
-        """Length of the embedding vectors."""
-        with self._lock:
-            return int(self._loaded().dim)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages (L2-normalised)."""

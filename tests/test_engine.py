@@ -125,7 +125,9 @@ def test_harmful_and_out_of_scope_questions_are_declined(engine: Engine, questio
     assert reply.kind == "no_answer"
     assert not reply.citations
     assert HOTLINE in reply.text
-    assert "Chicago's Welcoming City Ordinance" in reply.text or "Welcoming City" in reply.text
+    # it lists what it can help with, in the reply's language
+    titles = {d.id: d.title for d in engine.catalog(reply.language)}
+    assert titles["welcoming-city"] in reply.text
 
 
 @pytest.mark.parametrize(

@@ -393,14 +393,13 @@ def test_model_labels_recorded_in_the_index() -> None:
 @pytest.mark.slow
 def test_kill_9_mid_ingest_leaves_a_working_index(tmp_path: Path, corpus: Path) -> None:
     data = tmp_path / "var"
+    command = [sys.executable, "-m", "ingest", "build", str(corpus)]
     env = {**os.environ, "KYR_DATA_DIR": str(data)}
-    first = subprocess.run(
-        [sys.executable, "-m", "ingest", "build", str(corpus)],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-    )
+
+    def build() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
+
+    first = build()
     assert first.returncode == 0, first.stderr
     for i in range(300):
         write_doc(
@@ -409,7 +408,7 @@ def test_kill_9_mid_ingest_leaves_a_working_index(tmp_path: Path, corpus: Path) 
             sections={f"Question {i}?": f"Answer number {i} about police. " * 20},
         )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "build", str(corpus)],
+        command,
         env=env,
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
@@ -427,13 +426,7 @@ def test_kill_9_mid_ingest_leaves_a_working_index(tmp_path: Path, corpus: Path) 
     info = store.require_active()
     assert info.documents == 4
     assert len(store.chunks(info)) == info.chunks
-    again = subprocess.run(
-        [sys.executable, "-m", "ingest", "build", str(corpus)],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-    )
+    again = build()
     assert again.returncode == 0, again.stderr
     assert IndexStore.connect(settings).require_active().documents == 304
 
