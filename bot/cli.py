@@ -10,8 +10,9 @@ from typing import Any, NoReturn
 
 import click
 
-from bot.engine import Engine, EngineUnavailable
+from bot.engine import Engine, EngineUnavailable, Turn
 from bot.settings import BotSettings
+from ingest.settings import PROJECT_ROOT
 
 
 def _fail(message: str) -> NoReturn:
@@ -34,46 +35,77 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("question", required=False)
-@click.option("--lang", default=None, help="Reply language preference (ISO 639-1).")
+@click.option("--lang", default=None, help="The chat's language choice (ISO 639-1); it wins.")
 @click.option("--json", "as_json", is_flag=True, help="Print the reply as a JSON object.")
 @click.option(
     "--batch",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON Lines file of {id, question, lang?}; one JSON reply per line.",
+    help='JSON Lines of {id, question, lang?, chat?}; lines with the same "chat" are one '
+    "conversation, in file order. One JSON reply per line.",
 )
+@click.option("--explain", is_flag=True, help="Show the route, language and decision signals.")
 @click.pass_context
 def ask(
-    ctx: click.Context, question: str | None, lang: str | None, as_json: bool, batch: Path | None
+    ctx: click.Context,
+    question: str | None,
+    lang: str | None,
+    as_json: bool,
+    batch: Path | None,
+    explain: bool,
 ) -> None:
     """Answer one question (or a batch), exactly as a resident would get it."""
     engine = _engine(ctx)
     try:
         if batch is not None:
+            history: dict[str, list[Turn]] = {}
             for line in batch.read_text("utf-8", errors="replace").splitlines():
                 if line.strip():
-                    click.echo(json.dumps(_batch_line(engine, line), ensure_ascii=False))
+                    row = _batch_line(engine, line, history, explain)
+                    click.echo(json.dumps(row, ensure_ascii=False))
             return
         if question is None:
             _fail("give a question, or --batch FILE")
-        reply = engine.answer(question, lang)
+        trace = engine.respond(question, lang)
     except EngineUnavailable as err:
         _fail(str(err))
-    click.echo(json.dumps(reply.to_json(), ensure_ascii=False) if as_json else reply.text)
+    if as_json:
+        data = trace.reply.to_json()
+        if explain:
+            data["explain"] = {"route": trace.route, **trace.explain}
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(trace.reply.text)
+    if explain:
+        click.echo("\n--- explain ---")
+        click.echo(
+            json.dumps({"route": trace.route, **trace.explain}, indent=2, ensure_ascii=False)
+        )
 
 
-def _batch_line(engine: Engine, line: str) -> dict[str, Any]:
+def _batch_line(
+    engine: Engine, line: str, history: dict[str, list[Turn]], explain: bool
+) -> dict[str, Any]:
     try:
         item = json.loads(line)
     except json.JSONDecodeError as err:
         return {"id": None, "error": f"not valid JSON ({err.msg})"}
     if not isinstance(item, dict):
         return {"id": None, "error": "each line must be a JSON object"}
-    question, lang = item.get("question"), item.get("lang")
+    question, lang, chat = item.get("question"), item.get("lang"), item.get("chat")
     if not isinstance(question, str):
         return {"id": item.get("id"), "error": "missing 'question' (a string)"}
     if lang is not None and not isinstance(lang, str):
         return {"id": item.get("id"), "error": "'lang' must be a string"}
-    return {"id": item.get("id"), **engine.answer(question, lang).to_json()}
+    if chat is not None and not isinstance(chat, str):
+        return {"id": item.get("id"), "error": "'chat' must be a string"}
+    turns = history.setdefault(chat, []) if chat else []
+    trace = engine.respond(question, lang, history=turns)
+    if chat:
+        turns.append(Turn(question, trace.sections, trace.reply.language))
+    row = {"id": item.get("id"), **trace.reply.to_json()}
+    if explain:
+        row["explain"] = {"route": trace.route, **trace.explain}
+    return row
 
 
 @cli.command()
@@ -86,41 +118,86 @@ def chat(ctx: click.Context) -> None:
 
 
 @cli.command(name="eval")
-@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--verbose", "-v", is_flag=True, help="List every failed question.")
-@click.option("--calibrate", is_flag=True, help="Search the evidence thresholds and print them.")
+@click.option(
+    "--items",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Evaluate this JSON Lines file instead of the dev and test splits.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="List every wrong reply of dev.")
+@click.option("--fit", is_flag=True, help="Fit the decision policy on dev and save it.")
+@click.option("--no-band", is_flag=True, help="Skip the +/-0.02 threshold band on test.")
+@click.option(
+    "--strict", is_flag=True, help="Exit non-zero below the issue's targets, not only the floors."
+)
+@click.option(
+    "--replies",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Judge replies from `bot ask --json --batch` (any version) against the test split.",
+)
 @click.pass_context
-def eval_command(ctx: click.Context, path: Path | None, verbose: bool, calibrate: bool) -> None:
-    """Run the evaluation set; exit non-zero below the targets."""
+def eval_command(
+    ctx: click.Context,
+    items: Path | None,
+    verbose: bool,
+    fit: bool,
+    no_band: bool,
+    strict: bool,
+    replies: Path | None,
+) -> None:
+    """Run the evaluation on dev and test; exit non-zero when test misses a target."""
     from bot import evaluate
+    from bot.relevance import save_policy
 
+    root = PROJECT_ROOT
+    if replies is not None:
+        test_items = evaluate.load_items(items or evaluate.SPLITS["test"])
+        outcomes = evaluate.judge_replies(test_items, replies, root)
+        click.echo(evaluate.format_tables({"replies": evaluate.summarise(outcomes)}))
+        return
     engine = _engine(ctx)
     try:
         engine.warm_up()
-        if calibrate:
-            found = evaluate.calibrate(engine, evaluate.load_items(path or evaluate.DEFAULT_SET))
-            for lang, c in sorted(found.items()):
-                low, high = c.dense_ties
-                click.echo(
-                    f"{lang}: MIN_DENSE {c.min_dense:.2f} (ties {low:.2f}-{high:.2f})  "
-                    f"MIN_BM25 {c.min_bm25:.2f}  (score {c.score:.3f})"
-                )
+        if fit:
+            policy = evaluate.fit(engine, evaluate.load_items(evaluate.SPLITS["dev"]))
+            save_policy(policy)
+            click.echo(json.dumps(policy.to_json(), indent=2))
             return
-        outcomes = evaluate.run(engine, evaluate.load_items(path or evaluate.DEFAULT_SET))
+        if items is not None:
+            outcomes = evaluate.run(engine, evaluate.load_items(items), root)
+            click.echo(evaluate.format_tables({items.name: evaluate.summarise(outcomes)}))
+            _list_failures(outcomes, verbose)
+            return
+        dev = evaluate.run(engine, evaluate.load_items(evaluate.SPLITS["dev"]), root)
+        test_items = evaluate.load_items(evaluate.SPLITS["test"])
+        test = evaluate.run(engine, test_items, root)
+        tables = {"dev": evaluate.summarise(dev), "test": evaluate.summarise(test)}
+        click.echo(evaluate.format_tables(tables))
+        _list_failures(dev, verbose)
+        misses = evaluate.failures_against_targets(tables["test"])
+        if not no_band:
+            for name, moved in evaluate.band(engine, test_items, root).items():
+                click.echo(
+                    f"\ntest with {name} moved by -/+{evaluate.BAND} (now {getattr(engine.policy, name)}):"
+                )
+                click.echo(evaluate.format_tables(moved))
+                for delta, table in moved.items():
+                    misses += [
+                        f"{name} {delta}: {m}" for m in evaluate.failures_against_targets(table)
+                    ]
     except EngineUnavailable as err:
         _fail(str(err))
-    table = evaluate.summarise(outcomes)
-    click.echo(evaluate.format_table(table))
+    for miss in misses:
+        click.echo(f"below target on test: {miss}", err=True)
+    if misses:
+        sys.exit(1)
+    click.echo("all targets met on test, across the band")
+
+
+def _list_failures(outcomes: list[Any], verbose: bool) -> None:
     if verbose:
         for o in outcomes:
             if not o.correct:
-                click.echo(f"FAIL {o.item.id}: {o.item.question!r}: {'; '.join(o.problems)}")
-    misses = evaluate.failures_against_targets(table)
-    for miss in misses:
-        click.echo(f"below target: {miss}", err=True)
-    if misses:
-        sys.exit(1)
-    click.echo("all targets met")
+                click.echo(f"WRONG {o.item.id}: {o.item.question!r}: {'; '.join(o.problems)}")
 
 
 @cli.command()

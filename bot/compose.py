@@ -4,28 +4,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from bot import texts
 from bot.corpus import DocumentInfo, SectionRecord, tokenize
 from bot.reply import Citation, Kind, Reply
 
-#: Above this length a section is trimmed to its lead and the points closest to the question.
-WHOLE_SECTION_CHARS = 850
-MAX_BODY_CHARS = 900
+#: The quoted body of an answer stays within this many characters (one phone screen with sources).
+MAX_BODY_CHARS = 600
+#: A section up to this length is quoted whole; a longer one is trimmed to its lead and the points
+#: closest to the question.
+WHOLE_SECTION_CHARS = 600
 LEAD_SENTENCES = 2
 MAX_POINTS = 3
-#: Room kept for the lead of a second, related section.
-SECOND_LEAD_CHARS = 300
+#: Room kept for the lead of a second section that answers the same question.
+SECOND_LEAD_CHARS = 220
 
-_ABBREVIATIONS = re.compile(
-    r"(?:\b(?:U\.S|U\.S\.C|C\.F\.R|Sec|No|St|Ave|Blvd|Mr|Mrs|Ms|Dr|Gov|Supt|Ald|Alds|Jr|Inc|"
-    r"approx|e\.g|i\.e|vs|Sra|Sr|Dra|Art|Núm|núm|Lic|EE\.UU|etc)\.)$"
-)
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"”»)]?\s+(?=[\"“«¿¡(]?[A-ZÁÉÍÓÚÑ0-9])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_SEGMENTERS: dict[str, Any] = {}
 
 
-def units(text: str) -> list[str]:
+def _segmenter(lang: str) -> Any:
+    """pysbd's rule-based splitter, which knows "EE. UU.", "Jan." and quotation marks."""
+    import pysbd
+
+    code = lang if lang in pysbd.languages.LANGUAGE_CODES else "en"
+    if code not in _SEGMENTERS:
+        _SEGMENTERS[code] = pysbd.Segmenter(language=code, clean=False)
+    return _SEGMENTERS[code]
+
+
+def units(text: str, lang: str = "en") -> list[str]:
     """Sentences and list items of a section, in order, each kept exactly as written."""
     out: list[str] = []
     for line in text.splitlines():
@@ -35,17 +44,7 @@ def units(text: str) -> list[str]:
         if _LIST_ITEM.match(line):
             out.append(line)
             continue
-        start = 0
-        for match in _BOUNDARY.finditer(line):
-            candidate = line[start : match.start()].strip()
-            if _ABBREVIATIONS.search(candidate):
-                continue
-            if candidate:
-                out.append(candidate)
-            start = match.end()
-        tail = line[start:].strip()
-        if tail:
-            out.append(tail)
+        out += [s.strip() for s in _segmenter(lang).segment(line) if s.strip()]
     return out
 
 
@@ -55,7 +54,7 @@ def quote_section(
     """The section, or its lead plus the sentences closest to the question, marked ``[n]``."""
     if len(section.text) <= min(WHOLE_SECTION_CHARS, budget) and not lead_only:
         return f"{section.text} [{n}]"
-    parts = units(section.text)
+    parts = units(section.text, section.lang)
     lead, rest = parts[:LEAD_SENTENCES], parts[LEAD_SENTENCES:]
     if lead_only:
         rest = []
@@ -87,6 +86,7 @@ def citation(section: SectionRecord, n: int) -> Citation:
         checked_on=section.checked_on,
         doc_id=section.doc_id,
         section_index=section.index,
+        lang=section.lang,
     )
 
 
@@ -149,7 +149,7 @@ def no_answer_reply(
     return Reply(
         question=question,
         language=lang,
-        kind="no_answer",
+        kind="declined" if declined else "no_answer",
         body="\n\n".join(lines),
         notice=notice,
         sources_label=texts.text("sources", lang),

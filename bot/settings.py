@@ -49,7 +49,7 @@ class BotSettings(IndexSettings):
     )
     min_score: float = Field(
         0.0,
-        description="Override of the calibrated evidence threshold (0 = use the calibrated one).",
+        description="Override of the fitted answer-probability threshold (0 = use the policy file).",
     )
     index_check_s: float = Field(
         10.0, description="How often the bot looks for a newly ingested index, in seconds."

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
+import yaml
+
 SUPPORTED = ("en", "es")
 DEFAULT = "en"
 
@@ -41,6 +46,13 @@ _TEXTS: dict[str, dict[str, str]] = {
         "sources": "Sources",
         "checked_on": "checked on",
         "urgent_more": "More information:",
+        "urgent_english_only": "",
+        "translation_unreviewed": (
+            "This translation has not yet been reviewed by a native-speaking legal worker."
+        ),
+        "language_notice": (
+            "I can answer in English and Spanish (español). Here is the answer in English."
+        ),
     },
     "es": {
         "footer": (
@@ -76,13 +88,36 @@ _TEXTS: dict[str, dict[str, str]] = {
         "sources": "Fuentes",
         "checked_on": "revisado el",
         "urgent_more": "Más información:",
+        "urgent_english_only": ("Todavía no tenemos estos pasos en español. Aquí están en inglés."),
+        "translation_unreviewed": (
+            "Esta traducción todavía no la ha revisado un trabajador legal hablante nativo."
+        ),
+        "language_notice": (
+            "Puedo responder en inglés y en español. / I can answer in English and Spanish. "
+            "Here is the answer in English."
+        ),
     },
 }
 
 
+LOCALES = Path(__file__).resolve().parent / "locales"
+
+
+@functools.cache
+def _locale(lang: str) -> dict[str, str]:
+    """Short texts in a language the bot does not answer in (``bot/locales/<lang>.yaml``)."""
+    path = LOCALES / f"{lang}.yaml"
+    if not lang.isalpha() or not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text("utf-8")) or {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def text(key: str, lang: str) -> str:
     """The text ``key`` in ``lang``, falling back to English."""
-    return _TEXTS.get(lang, _TEXTS[DEFAULT]).get(key) or _TEXTS[DEFAULT][key]
+    if lang in _TEXTS:
+        return _TEXTS[lang].get(key) or _TEXTS[DEFAULT][key]
+    return _locale(lang).get(key) or _TEXTS[DEFAULT][key]
 
 
 def reply_language(lang: str) -> str:

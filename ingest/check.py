@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 from ingest.loaders import DocumentError, load_all
-from ingest.schema import Document
+from ingest.schema import PRIMARY_KINDS, Document
 from ingest.settings import PROJECT_ROOT, IndexSettings
 
 #: The language translations are made from; a translation without it gets a warning.
 ORIGINAL_LANGUAGE = "en"
 #: A section this many times longer than the median section gets a warning.
 LONG_SECTION_FACTOR = 3.0
+#: Every section lists at least this many other ways residents ask its question (``asked:``).
+MIN_ASKED = 2
+_URL = re.compile(r"https?://[^\s)>\]\"']+")
 
 
 @dataclass
@@ -49,6 +53,9 @@ def check(folder: Path, settings: IndexSettings, today: date | None = None) -> C
                 f"{doc.path}: translation without an original "
                 f"({ORIGINAL_LANGUAGE}/{doc.meta.id} is missing)"
             )
+    for doc in result.documents:
+        report.errors.extend(section_errors(doc))
+        report.warnings.extend(section_warnings(doc))
     lengths = [len(s.text.split()) for d in result.documents for s in d.sections]
     if len(lengths) >= 3:
         median = statistics.median(lengths)
@@ -61,3 +68,47 @@ def check(folder: Path, settings: IndexSettings, today: date | None = None) -> C
                         f"over {LONG_SECTION_FACTOR:g}x the median ({median:g})"
                     )
     return report
+
+
+def _where(doc: Document, line: int) -> str:
+    return f"{doc.path}:{line}" if line else doc.path
+
+
+def section_errors(doc: Document) -> list[DocumentError]:
+    """Rules every section must meet: named sources, question phrasings, listed URLs."""
+    errors = []
+    listed = {str(s.url).rstrip("/") for s in doc.meta.sources}
+    for section in doc.sections:
+        where = _where(doc, section.line)
+        if not section.sources:
+            errors.append(
+                DocumentError(where, f"section {section.heading!r} names no source (`sources:`)")
+            )
+        if len(section.asked) < MIN_ASKED:
+            errors.append(
+                DocumentError(
+                    where,
+                    f"section {section.heading!r} has {len(section.asked)} question phrasing(s) "
+                    f"(`asked:`); at least {MIN_ASKED} are needed",
+                )
+            )
+        for url in _URL.findall(section.text):
+            if url.rstrip(".,;:").rstrip("/") not in listed:
+                errors.append(
+                    DocumentError(where, f"URL {url} is not listed in the document's sources")
+                )
+    return errors
+
+
+def section_warnings(doc: Document) -> list[str]:
+    """Things a maintainer should look at: a section whose linked source is not primary."""
+    warnings = []
+    for section in doc.sections:
+        first = doc.meta.source(section.sources[0]) if section.sources else None
+        if first is not None and first.kind not in PRIMARY_KINDS:
+            warnings.append(
+                f"{_where(doc, section.line)}: section {section.heading!r} links a {first.kind} "
+                f"source ({first.id}); link a primary one (law, court, government, service) "
+                "where one exists"
+            )
+    return warnings

@@ -1,4 +1,11 @@
-"""Split sections into chunks that never span two sections, each carrying its citation metadata."""
+"""Split sections into chunks that never span two sections, each carrying its citation metadata.
+
+A section becomes two kinds of index entries:
+- ``passage`` chunks: its text (split only when long), embedded as passages and quoted;
+- ``question`` entries: its heading and every ``asked:`` phrasing, each embedded as a question
+  and pointing to the section, so a resident's wording is matched question to question. They are
+  never quoted.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,13 @@ from collections.abc import Iterable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.schema import Chunk, Document, content_hash
+from ingest.schema import Chunk, Document, Section, content_hash
 
 #: Sections are written to be short; this only splits the rare long one (or a PDF page).
 CHUNK_SIZE = 1200
 CHUNK_OVERLAP = 150
+PASSAGE = "passage"
+QUESTION = "question"
 
 
 def chunk_documents(documents: Iterable[Document]) -> list[Chunk]:
@@ -20,32 +29,56 @@ def chunk_documents(documents: Iterable[Document]) -> list[Chunk]:
     )
     chunks: list[Chunk] = []
     for doc in documents:
-        meta = doc.meta
         for s_index, section in enumerate(doc.sections):
-            for c_index, piece in enumerate(splitter.split_text(section.text)):
-                metadata: dict[str, str | int | float | bool] = {
-                    "doc_id": meta.id,
-                    "lang": meta.lang,
-                    "title": meta.title,
-                    "section": section.heading,
-                    "section_index": s_index,
-                    "chunk_index": c_index,
-                    "source_urls": "\n".join(str(s.url) for s in meta.sources),
-                    "source_titles": "\n".join(s.title for s in meta.sources),
-                    "jurisdiction": meta.jurisdiction,
-                    "topics": ",".join(meta.topics),
-                    "summary": meta.summary or "",
-                    "last_verified": meta.last_verified.isoformat(),
-                    "path": doc.path,
-                    "urgent": meta.urgent,
-                    "reviewer": meta.reviewer or "",
-                }
+            base = _section_metadata(doc, section, s_index)
+            pieces = [(PASSAGE, p) for p in splitter.split_text(section.text)]
+            questions = dict.fromkeys([section.heading, *section.asked])  # in order, no repeats
+            pieces += [(QUESTION, q) for q in questions]
+            counters = {PASSAGE: 0, QUESTION: 0}
+            for kind, piece in pieces:
+                index = counters[kind]
+                counters[kind] += 1
+                metadata = {**base, "kind": kind, "chunk_index": index}
                 metadata["hash"] = content_hash(piece, metadata)
-                chunk_id = f"{meta.lang}/{meta.id}#{s_index}.{c_index}"
+                suffix = f"{index}" if kind == PASSAGE else f"q{index}"
+                chunk_id = f"{doc.meta.lang}/{doc.meta.id}#{s_index}.{suffix}"
                 chunks.append(Chunk(id=chunk_id, text=piece, metadata=metadata))
     return chunks
 
 
-def embedding_text(chunk_text: str, heading: str) -> str:
-    """What is embedded for a chunk: its section heading (a resident's question) and its text."""
-    return f"{heading}\n{chunk_text}"
+def _section_metadata(
+    doc: Document, section: Section, index: int
+) -> dict[str, str | int | float | bool]:
+    meta = doc.meta
+    # the section's own sources, in its order (the first is the one a citation links); a section
+    # without a `sources:` line (only outside `ingest check`) falls back to the document's list
+    ids = list(section.sources) or [s.id for s in meta.sources]
+    sources = [s for i in ids if (s := meta.source(i)) is not None]
+    return {
+        "doc_id": meta.id,
+        "lang": meta.lang,
+        "title": meta.title,
+        "section": section.heading,
+        "section_index": index,
+        "source_urls": "\n".join(str(s.url) for s in sources),
+        "source_titles": "\n".join(s.title for s in sources),
+        "source_kinds": "\n".join(s.kind for s in sources),
+        "jurisdiction": meta.jurisdiction,
+        "topics": ",".join(meta.topics),
+        "summary": meta.summary or "",
+        "last_verified": meta.last_verified.isoformat(),
+        "path": doc.path,
+        "urgent": meta.urgent,
+        "reviewer": meta.reviewer or "",
+        "awaiting_native_review": meta.awaiting_native_review,
+    }
+
+
+def is_question(chunk_metadata: dict[str, object]) -> bool:
+    """True for a question entry (a heading or an ``asked:`` phrasing), False for a passage."""
+    return chunk_metadata.get("kind") == QUESTION
+
+
+def embedding_text(text: str, heading: str, kind: object = PASSAGE) -> str:
+    """What is embedded: a passage with its heading (a resident's question), or a question alone."""
+    return text if kind == QUESTION else f"{heading}\n{text}"

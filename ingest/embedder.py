@@ -180,6 +180,14 @@ class E5Embeddings(Embeddings):
             vectors = self._loaded().passage(list(texts))
         return [list(map(float, v)) for v in vectors]
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Embed several questions in one call (L2-normalised)."""
+        if not texts:
+            return []
+        with self._lock:
+            vectors = self._loaded().query(list(texts))
+        return [list(map(float, v)) for v in vectors]
+
     def embed_query(self, text: str) -> list[float]:
         """Embed one question (L2-normalised)."""
         with self._lock:

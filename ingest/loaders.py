@@ -3,13 +3,26 @@
 Markdown carries its fields in YAML front matter; .txt, .html, .pdf and .docx carry them in a
 sidecar ``<file>.meta.yaml``. In every format a ``## `` heading (an ``<h2>`` in HTML, a
 "Heading 2" paragraph in Word) starts a citable section.
+
+In Markdown, each section's metadata sits in an HTML comment on the line after its heading (never
+quoted to residents)::
+
+    ## Do I have to open the door?
+    <!--
+    sources: il-ag-kyr, trust-act
+    asked: do i have to open the door for ice
+    asked: ice knocking do i open
+    -->
+
+Other formats give the same per section in the sidecar, as ``sections: [{sources: [...], asked:
+[...]}, ...]`` in section order.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +35,9 @@ DOCUMENT_SUFFIXES = (".md", ".txt", ".html", ".htm", ".pdf", ".docx")
 SIDECAR_SUFFIX = ".meta.yaml"
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.S)
 _HEADING = re.compile(r"^##[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
+_META_BLOCK = re.compile(r"\A[ \t]*\n?[ \t]*<!--(.*?)-->[ \t]*(?:\n|\Z)", re.S)
+#: Keys of a section's metadata block.
+SECTION_KEYS = ("sources", "asked")
 
 
 class DocumentError(Exception):
@@ -98,10 +114,15 @@ def load_document(path: Path, project_root: Path, max_bytes: int) -> Document:
             rel, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
         )
     suffix = path.suffix.lower()
+    first_line = 1
     if suffix == ".md":
-        fields, body = _split_front_matter(rel, _read_text(rel, path))
+        text = _read_text(rel, path)
+        fields, body = _split_front_matter(rel, text)
+        first_line = text[: len(text) - len(body)].count("\n") + 1
+        per_section: list[Any] | None = None
     else:
         fields = _read_sidecar(rel, path)
+        per_section = fields.pop("sections", None)
         body = _extract_body(rel, path, suffix)
     meta = _validate_meta(rel, fields)
     if meta.id != path.stem:
@@ -110,13 +131,46 @@ def load_document(path: Path, project_root: Path, max_bytes: int) -> Document:
         raise DocumentError(
             rel, f"lang {meta.lang!r} does not match the folder {path.parent.name!r}"
         )
-    sections = split_sections(body, meta.title)
+    sections = split_sections(body, meta.title, first_line, rel if suffix == ".md" else "")
+    if per_section is not None:
+        sections = _sidecar_sections(rel, sections, per_section)
     if not sections:
         raise DocumentError(rel, "no text (expected `## ` sections with text)")
+    known = {s.id for s in meta.sources}
     for section in sections:
+        where = f"{rel}:{section.line}" if section.line else rel
         if not section.text:
-            raise DocumentError(rel, f"section {section.heading!r} is empty")
+            raise DocumentError(where, f"section {section.heading!r} is empty")
+        unknown = [s for s in section.sources if s not in known]
+        if unknown:
+            raise DocumentError(
+                where,
+                f"section {section.heading!r} names source(s) {', '.join(unknown)} "
+                "that the front matter does not list",
+            )
     return Document(meta=meta, path=rel, sections=tuple(sections))
+
+
+def _sidecar_sections(rel: str, sections: list[Section], given: Any) -> list[Section]:
+    """Attach the sidecar's per-section ``sources`` and ``asked`` lists, in section order."""
+    if not isinstance(given, list) or not all(isinstance(g, dict) for g in given):
+        raise DocumentError(rel, "sidecar field 'sections' must be a list of mappings")
+    if len(given) != len(sections):
+        raise DocumentError(
+            rel, f"sidecar lists {len(given)} sections but the file has {len(sections)}"
+        )
+    out = []
+    for section, entry in zip(sections, given, strict=True):
+        extra = set(entry) - set(SECTION_KEYS)
+        if extra:
+            raise DocumentError(rel, f"sidecar section keys {sorted(extra)} are unknown")
+        lists = {k: entry.get(k) or [] for k in SECTION_KEYS}
+        if not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in lists.values()
+        ):
+            raise DocumentError(rel, "sidecar 'sources' and 'asked' must be lists of strings")
+        out.append(replace(section, sources=tuple(lists["sources"]), asked=tuple(lists["asked"])))
+    return out
 
 
 def _read_text(rel: str, path: Path) -> str:
@@ -219,17 +273,62 @@ def _docx_text(rel: str, path: Path) -> str:
     return "\n".join(lines)
 
 
-def split_sections(body: str, title: str) -> list[Section]:
-    """Split text on ``## `` headings; text before the first heading goes under the title."""
+def split_sections(body: str, title: str, first_line: int = 1, strict: str = "") -> list[Section]:
+    """Split text on ``## `` headings, reading each section's metadata block.
+
+    Text before the first heading goes under the title, or is an error when ``strict`` (the
+    file's path) is given, as for Markdown, where the writing rules forbid it.
+    """
     text = body.replace("\r\n", "\n")
     parts = _HEADING.split(text)
     sections = []
     lead = _clean(parts[0])
+    if lead and strict:
+        raise DocumentError(
+            f"{strict}:{first_line + parts[0][: len(parts[0]) - len(parts[0].lstrip())].count(chr(10))}",
+            "text before the first `## ` heading (every text belongs to a section)",
+        )
     if lead:
         sections.append(Section(heading=title, text=lead))
+    line = first_line + parts[0].count("\n")
     for heading, section_text in zip(parts[1::2], parts[2::2], strict=True):
-        sections.append(Section(heading=heading.strip(), text=_clean(section_text)))
+        sources, asked, rest = _section_block(section_text, strict, line)
+        sections.append(
+            Section(
+                heading=heading.strip(),
+                text=_clean(rest),
+                sources=sources,
+                asked=asked,
+                line=line,
+            )
+        )
+        line += section_text.count("\n")
     return sections
+
+
+def _section_block(text: str, rel: str, line: int) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """The ``<!-- sources: / asked: -->`` block right after a heading, and the text after it."""
+    match = _META_BLOCK.match(text)
+    if not match:
+        return (), (), text
+    sources: list[str] = []
+    asked: list[str] = []
+    for offset, raw in enumerate(match.group(1).splitlines()):
+        entry = raw.strip()
+        if not entry:
+            continue
+        key, sep, value = entry.partition(":")
+        key = key.strip().lower()
+        if not sep or key not in SECTION_KEYS:
+            raise DocumentError(
+                f"{rel}:{line + 1 + offset}" if rel else f"line {line + 1 + offset}",
+                f"section metadata line must start with 'sources:' or 'asked:' (got {entry[:40]!r})",
+            )
+        if key == "sources":
+            sources += [s.strip() for s in value.split(",") if s.strip()]
+        elif value.strip():
+            asked.append(value.strip())
+    return tuple(sources), tuple(asked), text[match.end() :]
 
 
 def _clean(text: str) -> str:

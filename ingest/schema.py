@@ -39,13 +39,21 @@ KNOWN_LANGUAGES = frozenset(
 )
 
 
+SourceKind = Literal["law", "court", "government", "service", "guide", "news"]
+#: Kinds that count as primary: the law itself, a court, a government's own page, or an
+#: organisation's own page about its own service. ``ingest check`` warns when a section links another.
+PRIMARY_KINDS = frozenset(["law", "court", "government", "service"])
+
+
 class Source(BaseModel):
-    """A primary source that the document's statements rest on."""
+    """A source that the document's statements rest on; sections refer to it by ``id``."""
 
     model_config = ConfigDict(extra="forbid")
 
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=60)
     title: str = Field(min_length=1)
     url: HttpUrl
+    kind: SourceKind
 
 
 class DocumentMeta(BaseModel):
@@ -63,6 +71,8 @@ class DocumentMeta(BaseModel):
     last_verified: date
     reviewer: str | None = None
     urgent: bool = False
+    #: A translation (beyond English and Spanish) that no native-speaking legal worker has reviewed.
+    awaiting_native_review: bool = False
 
     @field_validator("lang")
     @classmethod
@@ -70,6 +80,19 @@ class DocumentMeta(BaseModel):
         if value not in KNOWN_LANGUAGES:
             raise ValueError(f"unknown language {value!r} (expected an ISO 639-1 code)")
         return value
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_ids(cls, value: list[Source]) -> list[Source]:
+        ids = [s.id for s in value]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"source ids must be unique (repeated: {', '.join(repeated)})")
+        return value
+
+    def source(self, source_id: str) -> Source | None:
+        """The source with this id, if listed."""
+        return next((s for s in self.sources if s.id == source_id), None)
 
     @field_validator("topics")
     @classmethod
@@ -93,10 +116,17 @@ class DocumentMeta(BaseModel):
 
 @dataclass(frozen=True)
 class Section:
-    """One citable part of a document: a ``## `` heading and its text."""
+    """One citable part of a document: a ``## `` heading, its text, and its metadata block.
+
+    ``sources`` are ids of the document's sources (the first is the one a citation links);
+    ``asked`` are other ways residents ask the heading's question (matched, never quoted).
+    """
 
     heading: str
     text: str
+    sources: tuple[str, ...] = ()
+    asked: tuple[str, ...] = ()
+    line: int = 0  # line of the heading in the file (1-based; 0 when unknown)
 
 
 @dataclass(frozen=True)

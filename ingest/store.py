@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from ingest.chunking import embedding_text
+from ingest.chunking import PASSAGE, embedding_text, is_question
 from ingest.schema import Chunk
 from ingest.settings import IndexSettings
 
@@ -90,6 +90,7 @@ class StoredChunk:
     id: str
     text: str
     metadata: dict[str, Any]
+    vector: Any = None  # the stored embedding (a NumPy array), when asked for
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,11 @@ class SyncPlan:
         )
 
 
-def embed_hash(chunk_text: str, heading: str, model: str) -> str:
-    """Identity of a vector: same text, heading and model give the same embedding."""
-    data = f"{model}\n{embedding_text(chunk_text, heading)}".encode()
-    return hashlib.sha256(data).hexdigest()[:32]
+def embed_hash(chunk: Chunk | StoredChunk, model: str) -> str:
+    """Identity of a vector: same text, kind and model give the same embedding."""
+    kind = chunk.metadata.get("kind", PASSAGE)
+    text = embedding_text(chunk.text, str(chunk.metadata["section"]), kind)
+    return hashlib.sha256(f"{model}\n{kind}\n{text}".encode()).hexdigest()[:32]
 
 
 class IndexStore:
@@ -211,14 +213,20 @@ class IndexStore:
     def _collection(self, name: str) -> Any:
         return self._call(lambda: self.client.get_collection(name, embedding_function=None))
 
-    def chunks(self, info: IndexInfo, lang: str | None = None) -> list[StoredChunk]:
-        """Every chunk of the active index (optionally of one language)."""
+    def chunks(
+        self, info: IndexInfo, lang: str | None = None, vectors: bool = False
+    ) -> list[StoredChunk]:
+        """Every chunk of the active index (optionally of one language, with its vector)."""
         collection = self._collection(info.collection)
         where = {"lang": lang} if lang else None
-        result = self._call(lambda: collection.get(where=where, include=["documents", "metadatas"]))
+        include = ["documents", "metadatas", *(["embeddings"] if vectors else [])]
+        result = self._call(lambda: collection.get(where=where, include=include))
+        embeddings = result["embeddings"] if vectors else [None] * len(result["ids"])
         return [
-            StoredChunk(id=i, text=d or "", metadata=dict(m or {}))
-            for i, d, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+            StoredChunk(id=i, text=d or "", metadata=dict(m or {}), vector=v)
+            for i, d, m, v in zip(
+                result["ids"], result["documents"], result["metadatas"], embeddings, strict=True
+            )
         ]
 
     def search(
@@ -280,7 +288,7 @@ class IndexStore:
         new_docs: dict[str, list[Chunk]] = {}
         for chunk in chunks:
             new_docs.setdefault(chunk.doc_key, []).append(chunk)
-            ehash = embed_hash(chunk.text, str(chunk.metadata["section"]), model)
+            ehash = embed_hash(chunk, model)
             previous = old.get(chunk.id)
             if previous is None:
                 plan.chunks_added += 1
@@ -314,8 +322,14 @@ class IndexStore:
         embed: Callable[[list[str]], list[list[float]]],
         model: str,
         progress: Callable[[int], None] | None = None,
+        embed_questions: Callable[[list[str]], list[list[float]]] | None = None,
     ) -> IndexInfo:
-        """Write a complete new collection, flip the pointer, and drop stale generations."""
+        """Write a complete new collection, flip the pointer, and drop stale generations.
+
+        ``embed`` embeds passages; ``embed_questions`` embeds question entries (defaults to
+        ``embed`` for models without a separate question side).
+        """
+        embed_questions = embed_questions or embed
         previous = self.active()
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         name = f"{self.prefix}-{stamp}-{secrets.token_hex(3)}"
@@ -337,9 +351,17 @@ class IndexStore:
         dimension = 0
         new_vectors: dict[str, list[float]] = {}
         for batch in _batches(todo, 64):
-            texts = [embedding_text(c.text, str(c.metadata["section"])) for c in batch]
-            for chunk, vec in zip(batch, embed(texts), strict=True):
-                new_vectors[chunk.id] = vec
+            for kind_is_question in (False, True):
+                part = [c for c in batch if is_question(c.metadata) == kind_is_question]
+                if not part:
+                    continue
+                texts = [
+                    embedding_text(c.text, str(c.metadata["section"]), c.metadata.get("kind"))
+                    for c in part
+                ]
+                vecs = embed_questions(texts) if kind_is_question else embed(texts)
+                for chunk, vec in zip(part, vecs, strict=True):
+                    new_vectors[chunk.id] = vec
             if progress is not None:
                 progress(len(batch))
 
@@ -354,10 +376,7 @@ class IndexStore:
                 vec = new_vectors.get(c.id) or vectors[plan.reused[c.id]]
                 embeddings.append(vec)
                 dimension = len(vec)
-            metadatas = [
-                {**c.metadata, "embed_hash": embed_hash(c.text, str(c.metadata["section"]), model)}
-                for c in batch
-            ]
+            metadatas = [{**c.metadata, "embed_hash": embed_hash(c, model)} for c in batch]
             self._call(
                 partial(
                     collection.add,

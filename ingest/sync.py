@@ -35,6 +35,14 @@ class BuildResult:
     dry_run: bool = False
 
 
+def question_embedder(embedder: Embeddings) -> Callable[[list[str]], list[list[float]]]:
+    """Batch-embed texts on the model's question side (E5's "query:"), for question entries."""
+    batch = getattr(embedder, "embed_queries", None)
+    if callable(batch):
+        return batch
+    return lambda texts: [embedder.embed_query(t) for t in texts]
+
+
 def default_embedder(settings: IndexSettings) -> Embeddings:
     """The configured local embedding model."""
     return create_embeddings(
@@ -69,5 +77,12 @@ def build(
         if dry_run or not plan.has_changes:
             return BuildResult(plan, None, time.perf_counter() - started, dry_run)
         embedder = embedder or default_embedder(settings)
-        info = store.apply(plan, chunks, embedder.embed_documents, model_name, progress)
+        info = store.apply(
+            plan,
+            chunks,
+            embedder.embed_documents,
+            model_name,
+            progress,
+            question_embedder(embedder),
+        )
     return BuildResult(plan, info, time.perf_counter() - started)

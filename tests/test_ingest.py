@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from ingest import sync
 from ingest.check import check
+from ingest.chunking import chunk_documents, embedding_text, is_question
 from ingest.cli import cli
 from ingest.embedder import (
     E5_MODEL_NAME,
@@ -27,19 +29,63 @@ from ingest.settings import PROJECT_ROOT, IndexSettings
 from ingest.store import IndexModelMismatch, IndexStore, stats
 from tests.conftest import HashingEmbeddings
 
-FRONT = """\
+CODE_URL = "https://codelibrary.amlegal.com/codes/chicago/latest/chicago_il/0-0-0-2605272"
+GUIDE_URL = "https://example.org/kyr-guide"
+FRONT = f"""\
 ---
-id: {id}
-lang: {lang}
-title: {title}
+id: {{id}}
+lang: {{lang}}
+title: {{title}}
 jurisdiction: Chicago
 topics: [police]
 sources:
-  - title: Municipal Code of Chicago § 2-173-020
-    url: https://codelibrary.amlegal.com/codes/chicago/latest/chicago_il/0-0-0-2605272
+  - id: chicago-code
+    title: Municipal Code of Chicago § 2-173-020
+    url: {CODE_URL}
+    kind: law
+  - id: kyr-guide
+    title: A know-your-rights guide
+    url: {GUIDE_URL}
+    kind: guide
 last_verified: 2026-11-25
 ---
 """
+
+
+def asked_for(heading: str) -> list[str]:
+    """Two other ways to ask a heading's question (the fewest `ingest check` accepts)."""
+    question = heading.strip("¿?").lower()
+    return [question, f"pls tell me {question}"]
+
+
+#: Index entries of a short section: its heading and each `asked:` phrasing are questions ...
+QUESTIONS_PER_SECTION = 1 + len(asked_for("Any?"))
+#: ... and its text is one passage.
+ENTRIES_PER_SECTION = 1 + QUESTIONS_PER_SECTION
+#: The corpus fixture: alpha, beta and gamma in English (2 sections each), alpha in Spanish (1).
+CORPUS_SECTIONS = 3 * 2 + 1
+
+
+def section_md(
+    heading: str, text: str, sources: str = "chicago-code", asked: list[str] | None = None
+) -> str:
+    """A `## ` section with its metadata block (no `sources:` line when ``sources`` is empty)."""
+    lines = [f"## {heading}", "<!--"]
+    if sources:
+        lines.append(f"sources: {sources}")
+    lines += [f"asked: {a}" for a in (asked_for(heading) if asked is None else asked)]
+    return "\n".join([*lines, "-->", "", text, "", ""])
+
+
+#: A valid section, for fixtures whose fault lies elsewhere.
+SECTION_H = section_md("H", "Text.")
+
+
+def write_md(root: Path, doc_id: str, body: str, lang: str = "en", front: str = FRONT) -> Path:
+    path = root / lang / f"{doc_id}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(front.format(id=doc_id, lang=lang, title=doc_id.title()) + "\n" + body, "utf-8")
+    return path
 
 
 def write_doc(
@@ -49,11 +95,26 @@ def write_doc(
         f"What is {doc_id}?": f"{doc_id} is a test document about police and status questions.",
         "Who can help?": "Call the family support hotline for help with your family.",
     }
-    body = "".join(f"## {h}\n\n{t}\n\n" for h, t in sections.items())
-    path = root / lang / f"{doc_id}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(FRONT.format(id=doc_id, lang=lang, title=doc_id.title()) + "\n" + body, "utf-8")
-    return path
+    return write_md(root, doc_id, "".join(section_md(h, t) for h, t in sections.items()), lang)
+
+
+def sidecar(doc_id: str, sections: list[dict[str, list[str]]], lang: str = "en") -> str:
+    """A `.meta.yaml` sidecar: the front-matter fields plus each section's sources and asked."""
+    fields = FRONT.strip().strip("-").strip().format(id=doc_id, lang=lang, title=doc_id.title())
+    return fields + "\n" + yaml.safe_dump({"sections": sections}, allow_unicode=True)
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based line of the file whose text (stripped) is ``needle``."""
+    lines = path.read_text("utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.strip() == needle)
+
+
+class CountingEmbeddings(HashingEmbeddings):
+    """The hashing embedder, also counting question entries (embedded on the question side)."""
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_documents(texts)
 
 
 @pytest.fixture
@@ -75,19 +136,20 @@ def settings(tmp_path: Path) -> IndexSettings:
 def test_build_then_rebuild_with_nothing_changed_embeds_nothing(
     corpus: Path, settings: IndexSettings
 ) -> None:
-    embedder = HashingEmbeddings()
+    embedder = CountingEmbeddings()
+    entries = CORPUS_SECTIONS * ENTRIES_PER_SECTION
     first = sync.build(settings, corpus, embedder=embedder)
     assert first.info is not None and first.info.documents == 4
-    assert len(first.plan.to_embed) == first.info.chunks == 7
+    assert len(first.plan.to_embed) == first.info.chunks == entries
 
     again = sync.build(settings, corpus, embedder=embedder)
     assert again.info is None
     assert not again.plan.has_changes and len(again.plan.unchanged_docs) == 4
-    assert embedder.embedded == 7  # nothing re-embedded
+    assert embedder.embedded == entries  # nothing re-embedded, passages nor questions
 
 
 def test_changed_and_removed_documents_are_synced(corpus: Path, settings: IndexSettings) -> None:
-    embedder = HashingEmbeddings()
+    embedder = CountingEmbeddings()
     sync.build(settings, corpus, embedder=embedder)
     write_doc(
         corpus,
@@ -106,8 +168,14 @@ def test_changed_and_removed_documents_are_synced(corpus: Path, settings: IndexS
     assert plan.updated_docs == ["en/beta"]
     assert plan.removed_docs == ["en/gamma"]
     assert sorted(plan.unchanged_docs) == ["en/alpha", "es/alpha"]
-    # only beta's changed section and delta's first section are new text
-    assert len(plan.to_embed) == 2
+    # new text: beta's changed passage, and delta's first section (its passage and its
+    # questions); beta's unchanged questions and delta's "Who can help?" entries are reused
+    assert len(plan.to_embed) == 2 + QUESTIONS_PER_SECTION
+    assert {c.id for c in plan.to_embed} == {
+        "en/beta#0.0",
+        "en/delta#0.0",
+        *(f"en/delta#0.q{i}" for i in range(QUESTIONS_PER_SECTION)),
+    }
     store = IndexStore.connect(settings)
     ids = {c.id for c in store.chunks(store.require_active())}
     assert not any(i.startswith("en/gamma") for i in ids)
@@ -117,27 +185,34 @@ def test_changed_and_removed_documents_are_synced(corpus: Path, settings: IndexS
 def test_chunks_carry_citation_metadata(corpus: Path, settings: IndexSettings) -> None:
     sync.build(settings, corpus, embedder=HashingEmbeddings())
     store = IndexStore.connect(settings)
-    chunk = next(c for c in store.chunks(store.require_active(), "es"))
-    meta = chunk.metadata
-    assert meta["doc_id"] == "alpha" and meta["lang"] == "es"
-    assert meta["section"] == "¿Qué es alpha?"
-    assert meta["path"].endswith("knowledge/es/alpha.md")
-    assert meta["source_urls"].startswith("https://codelibrary.amlegal.com/")
-    assert meta["jurisdiction"] == "Chicago" and meta["topics"] == "police"
-    assert meta["last_verified"] == "2026-11-25" and len(meta["hash"]) == 32
+    chunks = store.chunks(store.require_active(), "es")
+    assert len(chunks) == ENTRIES_PER_SECTION
+    for chunk in chunks:
+        meta = chunk.metadata
+        assert meta["doc_id"] == "alpha" and meta["lang"] == "es"
+        assert meta["section"] == "¿Qué es alpha?"
+        assert meta["path"].endswith("knowledge/es/alpha.md")
+        # the section names only chicago-code, so only it is cited (not the document's guide)
+        assert meta["source_urls"] == CODE_URL and meta["source_kinds"] == "law"
+        assert meta["jurisdiction"] == "Chicago" and meta["topics"] == "police"
+        assert meta["last_verified"] == "2026-11-25" and len(meta["hash"]) == 32
+    assert sorted(str(c.metadata["kind"]) for c in chunks) == sorted(
+        ["passage"] + ["question"] * QUESTIONS_PER_SECTION
+    )
 
 
 def test_dry_run_and_rebuild(corpus: Path, settings: IndexSettings) -> None:
-    embedder = HashingEmbeddings()
+    embedder = CountingEmbeddings()
+    entries = CORPUS_SECTIONS * ENTRIES_PER_SECTION
     dry = sync.build(settings, corpus, embedder=embedder, dry_run=True)
-    assert dry.dry_run and dry.plan.chunks_added == 7 and embedder.embedded == 0
+    assert dry.dry_run and dry.plan.chunks_added == entries and embedder.embedded == 0
     assert IndexStore.connect(settings).active() is None
 
     first = sync.build(settings, corpus, embedder=embedder)
     full = sync.build(settings, corpus, embedder=embedder, rebuild=True)
     assert full.info is not None and first.info is not None
     assert full.info.collection != first.info.collection
-    assert embedder.embedded == 14
+    assert embedder.embedded == 2 * entries
 
 
 @pytest.mark.parametrize(
@@ -145,44 +220,47 @@ def test_dry_run_and_rebuild(corpus: Path, settings: IndexSettings) -> None:
     [
         ("en/nofront.md", "## Heading\n\nText without front matter.\n", "no YAML front matter"),
         ("en/empty.md", "", "empty file"),
-        ("en/badyaml.md", "---\nid: [unclosed\n---\n## H\n\nText.\n", "not valid YAML"),
+        ("en/badyaml.md", "---\nid: [unclosed\n---\n" + SECTION_H, "not valid YAML"),
         (
             "xx/unknown.md",
-            FRONT.format(id="unknown", lang="xx", title="T") + "## H\n\nText.\n",
+            FRONT.format(id="unknown", lang="xx", title="T") + SECTION_H,
             "unknown language",
         ),
         (
             "en/missing.md",
             FRONT.format(id="missing", lang="en", title="T").replace("jurisdiction: Chicago\n", "")
-            + "## H\n\nText.\n",
+            + SECTION_H,
             "'jurisdiction': missing",
         ),
         (
             "en/badjur.md",
             FRONT.format(id="badjur", lang="en", title="T").replace("Chicago", "Gotham")
-            + "## H\n\nText.\n",
+            + SECTION_H,
             "'jurisdiction'",
         ),
         (
             "en/baddate.md",
             FRONT.format(id="baddate", lang="en", title="T").replace("2026-11-25", "last tuesday")
-            + "## H\n\nText.\n",
+            + SECTION_H,
             "'last_verified'",
         ),
         (
             "en/Bad_Id.md",
-            FRONT.format(id="Bad_Id", lang="en", title="T") + "## H\n\nText.\n",
+            FRONT.format(id="Bad_Id", lang="en", title="T") + SECTION_H,
             "'id'",
         ),
         (
             "en/nosource.md",
             FRONT.format(id="nosource", lang="en", title="T").split("sources:")[0]
-            + "last_verified: 2026-11-25\n---\n## H\n\nText.\n",
+            + "last_verified: 2026-11-25\n---\n"
+            + SECTION_H,
             "'sources': missing",
         ),
         (
             "en/emptysection.md",
-            FRONT.format(id="emptysection", lang="en", title="T") + "## H\n\n## Other\n\nText.\n",
+            FRONT.format(id="emptysection", lang="en", title="T")
+            + section_md("H", "")
+            + section_md("Other", "Text."),
             "section 'H' is empty",
         ),
     ],
@@ -206,7 +284,7 @@ def test_bad_documents_fail_cleanly_and_leave_the_index(
 
 def test_binary_huge_duplicate_and_corrupt_files(corpus: Path, settings: IndexSettings) -> None:
     (corpus / "en" / "latin1.md").write_bytes(
-        FRONT.format(id="latin1", lang="en", title="Caf\xe9").encode("latin-1") + b"## H\n\nText.\n"
+        (FRONT.format(id="latin1", lang="en", title="Caf\xe9") + SECTION_H).encode("latin-1")
     )
     huge = corpus / "en" / "huge.md"
     with huge.open("wb") as fh:
@@ -232,10 +310,13 @@ def test_duplicate_ids_are_reported(tmp_path: Path, settings: IndexSettings) -> 
     root = tmp_path / "k"
     write_doc(root, "same")
     (root / "en" / "same.txt").write_text("## Other\n\nA plain-text twin.\n", "utf-8")
-    meta = FRONT.strip().strip("-").strip().format(id="same", lang="en", title="Same")
+    meta = sidecar("same", [{"sources": ["chicago-code"], "asked": asked_for("Other")}])
     (root / "en" / "same.txt.meta.yaml").write_text(meta, "utf-8")
     errors = [str(e) for e in check(root, settings).errors]
-    assert any("duplicate id 'same'" in e for e in errors)
+    assert errors == [
+        f"{(root / 'en' / 'same.txt').as_posix()}: duplicate id 'same' for language 'en' "
+        f"(also in {(root / 'en' / 'same.md').as_posix()})"
+    ]
 
 
 def test_other_formats_with_sidecars(tmp_path: Path, settings: IndexSettings) -> None:
@@ -243,12 +324,14 @@ def test_other_formats_with_sidecars(tmp_path: Path, settings: IndexSettings) ->
 
     root = tmp_path / "k" / "en"
     root.mkdir(parents=True)
-    meta = FRONT.strip().strip("-").strip()
-    for name in ("page.html", "notes.txt", "word.docx"):
-        stem = name.split(".")[0]
-        (root / f"{name}.meta.yaml").write_text(
-            meta.format(id=stem, lang="en", title=stem), "utf-8"
-        )
+    headings = {
+        "page.html": ["Can police ask?"],
+        "notes.txt": ["First", "Second"],
+        "word.docx": ["Word question?"],
+    }
+    for name, names in headings.items():
+        given = [{"sources": ["chicago-code"], "asked": asked_for(h)} for h in names]
+        (root / f"{name}.meta.yaml").write_text(sidecar(name.split(".")[0], given), "utf-8")
     (root / "page.html").write_text(
         "<html><body><h2>Can police ask?</h2><p>No, they may not.</p><script>x()</script></body></html>",
         "utf-8",
@@ -265,6 +348,205 @@ def test_other_formats_with_sidecars(tmp_path: Path, settings: IndexSettings) ->
     assert sections["page"] == [("Can police ask?", "No, they may not.")]
     assert sections["notes"] == [("First", "One."), ("Second", "Two.")]
     assert sections["word"] == [("Word question?", "Word answer.")]
+    for doc in report.documents:
+        assert all(s.sources == ("chicago-code",) for s in doc.sections), doc.path
+
+
+def test_sidecar_sections_give_each_section_its_own_sources(
+    tmp_path: Path, settings: IndexSettings
+) -> None:
+    root = tmp_path / "k" / "en"
+    root.mkdir(parents=True)
+    notes = root / "notes.txt"
+    notes.write_text("## First?\n\nOne.\n\n## Second?\n\nTwo.\n", "utf-8")
+    given = [
+        {"sources": ["chicago-code"], "asked": ["the first one", "number one"]},
+        {"sources": ["kyr-guide", "chicago-code"], "asked": ["the second one", "2nd", "two"]},
+    ]
+    (root / "notes.txt.meta.yaml").write_text(sidecar("notes", given), "utf-8")
+
+    report = check(root.parent, settings)
+    assert report.ok, [str(e) for e in report.errors]
+    (doc,) = report.documents
+    assert [(s.heading, s.text, s.sources, s.asked) for s in doc.sections] == [
+        ("First?", "One.", ("chicago-code",), ("the first one", "number one")),
+        ("Second?", "Two.", ("kyr-guide", "chicago-code"), ("the second one", "2nd", "two")),
+    ]
+    urls = {
+        c.metadata["section"]: c.metadata["source_urls"]
+        for c in chunk_documents(report.documents)
+        if not is_question(c.metadata)
+    }
+    assert urls == {"First?": CODE_URL, "Second?": f"{GUIDE_URL}\n{CODE_URL}"}
+
+    # a sidecar whose list does not match the file's sections is one clear error
+    (root / "notes.txt.meta.yaml").write_text(sidecar("notes", given[:1]), "utf-8")
+    errors = [str(e) for e in check(root.parent, settings).errors]
+    assert errors == [f"{notes.as_posix()}: sidecar lists 1 sections but the file has 2"]
+
+
+GOOD = section_md("What is this?", "A test document about police.")
+BAD = "Who can help?"
+BEFORE = "text before the first `## ` heading (every text belongs to a section)"
+
+
+def test_every_section_knows_its_own_line(tmp_path: Path, settings: IndexSettings) -> None:
+    root = tmp_path / "k"
+    headings = ["First?", "Second?", "Third?"]
+    path = write_md(root, "lines", "".join(section_md(h, f"About {h}") for h in headings))
+    notes = root / "en" / "notes.txt"
+    notes.write_text("".join(f"## {h}\n\nAbout {h}\n\n" for h in headings), "utf-8")
+    given = [{"sources": ["chicago-code"], "asked": asked_for(h)} for h in headings]
+    (root / "en" / "notes.txt.meta.yaml").write_text(sidecar("notes", given), "utf-8")
+    report = check(root, settings)
+    lines = {d.meta.id: [s.line for s in d.sections] for d in report.documents}
+    assert lines == {
+        "lines": [line_of(path, f"## {h}") for h in headings],
+        "notes": [line_of(notes, f"## {h}") for h in headings],
+    }
+
+
+@pytest.mark.parametrize(
+    ("front", "body", "line", "message"),
+    [
+        pytest.param(
+            FRONT,
+            section_md(BAD, "Call 311.", sources="") + GOOD,
+            f"## {BAD}",
+            f"section {BAD!r} names no source (`sources:`)",
+            id="no-sources",
+        ),
+        pytest.param(
+            FRONT,
+            section_md(BAD, "Call 311.", sources="chicago-code, city-page") + GOOD,
+            f"## {BAD}",
+            f"section {BAD!r} names source(s) city-page that the front matter does not list",
+            id="unknown-source-id",
+        ),
+        pytest.param(
+            FRONT,
+            section_md(BAD, "Call 311.", asked=["who do i call"]) + GOOD,
+            f"## {BAD}",
+            f"section {BAD!r} has 1 question phrasing(s) (`asked:`); at least 2 are needed",
+            id="one-asked",
+        ),
+        pytest.param(
+            FRONT,
+            section_md(BAD, f"Read {CODE_URL}. Or read https://example.com/other today.") + GOOD,
+            f"## {BAD}",
+            "URL https://example.com/other is not listed in the document's sources",
+            id="unlisted-url",
+        ),
+        pytest.param(
+            FRONT,
+            "Some words before any heading.\n\n" + GOOD,
+            "Some words before any heading.",
+            BEFORE,
+            id="text-before-first-heading",
+        ),
+        pytest.param(
+            FRONT,
+            "   Some words before any heading.\n\n" + GOOD,
+            "Some words before any heading.",
+            BEFORE,
+            id="indented-text-before-first-heading",
+        ),
+        pytest.param(
+            FRONT,
+            f"## {BAD}\n<!--\nsources: chicago-code\nfoo: bar\nasked: a\nasked: b\n-->\n\nHi.\n\n"
+            + GOOD,
+            "foo: bar",
+            "section metadata line must start with 'sources:' or 'asked:' (got 'foo: bar')",
+            id="malformed-metadata-line",
+        ),
+        pytest.param(
+            FRONT.replace("id: kyr-guide", "id: chicago-code"),
+            GOOD,
+            None,  # a front-matter error names the file only
+            "field 'sources': source ids must be unique (repeated: chicago-code)",
+            id="duplicate-source-ids",
+        ),
+    ],
+)
+def test_section_rules_name_the_file_and_line(
+    corpus: Path, settings: IndexSettings, front: str, body: str, line: str | None, message: str
+) -> None:
+    """Each rule of the format is one exact one-line error at <file>:<line>; the index stays."""
+    sync.build(settings, corpus, embedder=HashingEmbeddings())
+    before = stats(IndexStore.connect(settings))
+    path = write_md(corpus, "bad", body, front=front)
+    where = path.as_posix() if line is None else f"{path.as_posix()}:{line_of(path, line)}"
+
+    assert [str(e) for e in check(corpus, settings).errors] == [f"{where}: {message}"]
+    with pytest.raises(sync.InvalidDocuments) as info:
+        sync.build(settings, corpus, embedder=HashingEmbeddings())
+    assert [str(e) for e in info.value.report.errors] == [f"{where}: {message}"]
+    assert stats(IndexStore.connect(settings)) == before
+
+
+def test_a_section_linking_a_secondary_source_is_a_warning(
+    corpus: Path, settings: IndexSettings
+) -> None:
+    path = write_md(
+        corpus,
+        "guided",
+        section_md(BAD, "Read a guide.", sources="kyr-guide, chicago-code") + GOOD,
+    )
+    report = check(corpus, settings)
+    assert report.ok, [str(e) for e in report.errors]
+    assert [w for w in report.warnings if "links a" in w] == [
+        f"{path.as_posix()}:{line_of(path, f'## {BAD}')}: section {BAD!r} links a guide source "
+        "(kyr-guide); link a primary one (law, court, government, service) where one exists"
+    ]
+    result = sync.build(settings, corpus, embedder=HashingEmbeddings())
+    assert result.info is not None and result.info.documents == 5
+
+
+def test_sections_become_passages_and_question_entries(
+    tmp_path: Path, settings: IndexSettings
+) -> None:
+    root = tmp_path / "k"
+    asked = ["ice knocking do i open", "must i let the agents in", "ice knocking do i open"]
+    path = write_md(
+        root,
+        "door",
+        section_md(
+            "Do I open the door?", "No. Talk through the door.", "kyr-guide, chicago-code", asked
+        )
+        + section_md("Who can help?", "Call the family support hotline."),
+    )
+    (doc,) = check(root, settings).documents
+    assert doc.sections[0].line == line_of(path, "## Do I open the door?")
+    chunks = chunk_documents([doc])
+    first = [c for c in chunks if c.metadata["section_index"] == 0]
+    questions = [c for c in first if is_question(c.metadata)]
+    # the heading, then each asked line once, in order; each is embedded as it stands
+    assert [(c.id, c.text) for c in questions] == [
+        ("en/door#0.q0", "Do I open the door?"),
+        ("en/door#0.q1", "ice knocking do i open"),
+        ("en/door#0.q2", "must i let the agents in"),
+    ]
+    assert all(c.metadata["kind"] == "question" for c in questions)
+    assert all(
+        embedding_text(c.text, "Do I open the door?", "question") == c.text for c in questions
+    )
+    passages = [c for c in first if not is_question(c.metadata)]
+    assert [(c.id, c.text, c.metadata["kind"]) for c in passages] == [
+        ("en/door#0.0", "No. Talk through the door.", "passage")
+    ]
+    # every entry of a section cites the section's own sources, first-named first
+    for chunk in first:
+        meta = chunk.metadata
+        assert meta["section"] == "Do I open the door?"
+        assert meta["source_urls"].split("\n") == [GUIDE_URL, CODE_URL]
+        assert meta["source_kinds"].split("\n") == ["guide", "law"]
+        assert meta["source_titles"].split("\n") == [
+            "A know-your-rights guide",
+            "Municipal Code of Chicago § 2-173-020",
+        ]
+    second = [c for c in chunks if c.metadata["section_index"] == 1]
+    assert len(second) == ENTRIES_PER_SECTION
+    assert {c.metadata["source_urls"] for c in second} == {CODE_URL}
 
 
 def test_check_warns_about_stale_orphans_and_long_sections(
@@ -343,13 +625,14 @@ def test_real_model_query_through_cli(tmp_path: Path, corpus: Path) -> None:
         cli, ["query", "que es alpha policia", "--lang", "es", "-k", "2"], env=env
     )
     assert result.exit_code == 0, result.output
-    assert "es/alpha#0.0" in result.output and "knowledge" in result.output
+    # the best hits are alpha's Spanish section: its passage or one of its question entries
+    assert "es/alpha#0." in result.output and "knowledge" in result.output
     stats_result = runner.invoke(cli, ["stats"], env=env)
     data = json.loads(stats_result.output)
     assert data["model"] == E5_MODEL_NAME and data["dimension"] == 384
     assert data["languages"] == {
-        "en": {"documents": 3, "chunks": 6},
-        "es": {"documents": 1, "chunks": 1},
+        "en": {"documents": 3, "chunks": 6 * ENTRIES_PER_SECTION},
+        "es": {"documents": 1, "chunks": ENTRIES_PER_SECTION},
     }
 
 

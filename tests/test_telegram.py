@@ -28,7 +28,7 @@ from bot.reply import Reply
 from bot.settings import BotSettings
 from bot.state import State
 from bot.tg.app import TelegramApp, build_application, webhook_options
-from bot.tg.format import esc, format_reply
+from bot.tg.format import esc, format_reply, format_sources
 from bot.ui_texts import LEGAL_DIRECTORY, ui
 from ingest.embedder import E5Embeddings
 from ingest.settings import PROJECT_ROOT
@@ -140,11 +140,11 @@ async def test_deep_link_language_is_remembered(
     answer = (await fake.wait_messages(2101, 2))[1]
     assert answer == format_reply(tg_engine.answer(french, "es"))[0]
     assert tg_engine.answer(french, "es").language == "es"
-    # a question in English or Spanish is answered in its own language
+    # the chat's explicit choice wins over the language of the message
     english = "What can I do if immigration agents come to my home?"
     fake.message(2101, english, language_code="en")
     answer = (await fake.wait_messages(2101, 3))[2]
-    assert answer == format_reply(tg_engine.answer(english))[0] and "Sources" in answer
+    assert answer == format_reply(tg_engine.answer(english, "es"))[0] and "Fuentes" in answer
 
 
 async def test_deep_link_to_a_topic(fake: FakeBotApi, bot: TelegramApp, tg_engine: Engine) -> None:
@@ -176,16 +176,22 @@ async def test_fixed_commands(fake: FakeBotApi, bot: TelegramApp, tg_engine: Eng
     for command in ("/help", "/privacy", "/sources", "/language", "/topics", "/nonsense"):
         fake.message(chat, command)
     fake.message(chat, "/" + "a" * 4096)
-    texts = await fake.wait_messages(chat, 7)
+    n = len(format_sources(ui("sources_header", "en"), tg_engine.catalog("en"), "en"))
+    texts = await fake.wait_messages(chat, 6 + n)
     assert "/topics" in texts[0] and "1-855-435-7693" in texts[0]
     assert "not end-to-end encrypted" in texts[1]
+    sources = "".join(texts[2 : 2 + n])  # the list is split to fit Telegram's message limit
     for doc in tg_engine.catalog("en"):
-        assert esc(doc.title) in texts[2]
-    assert "(checked on " in texts[2] and "<a href=" in texts[2]
-    assert keyboard(fake.of("sendMessage", chat)[3]) == ["lang:en", "lang:es"]
-    assert texts[4] == "Choose a topic:"
-    assert len(keyboard(fake.of("sendMessage", chat)[4])) == len(tg_engine.catalog("en"))
-    assert texts[5] == texts[6] == "I don't know that command. Send /help to see what I can do."
+        assert esc(doc.title) in sources
+    assert "(checked on " in sources and "<a href=" in sources
+    assert keyboard(fake.of("sendMessage", chat)[2 + n]) == ["lang:en", "lang:es"]
+    assert texts[3 + n] == "Choose a topic:"
+    assert len(keyboard(fake.of("sendMessage", chat)[3 + n])) == len(tg_engine.catalog("en"))
+    assert (
+        texts[4 + n]
+        == texts[5 + n]
+        == ("I don't know that command. Send /help to see what I can do.")
+    )
 
 
 # -- questions ------------------------------------------------------------------------------------
@@ -317,7 +323,7 @@ class LongAnswers(Engine):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine.settings, embedder=engine.embedder, detector=engine.detector)
 
-    def answer(self, question: str, lang: str | None = None) -> Reply:
+    def answer(self, question: str, lang: str | None = None, *_: Any, **__: Any) -> Reply:
         """Every section of three documents, renumbered, as one reply."""
         parts: list[Reply] = []
         for doc in self.catalog("en")[:3]:

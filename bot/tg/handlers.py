@@ -319,8 +319,12 @@ class Handlers:
         except TelegramError as err:
             log.info("typing action failed: %s", type(err).__name__)
         try:
+            user = update.effective_user
             reply = await asyncio.to_thread(
-                self.answer, question[: self.settings.max_question_chars], chat.id
+                self.answer,
+                question[: self.settings.max_question_chars],
+                chat.id,
+                user.language_code if user else None,
             )
         except EngineUnavailable as err:
             await self.apologise(context, chat.id, self.language(update), err)
@@ -328,14 +332,10 @@ class Handlers:
         reply_to = message.message_id if chat.type != ChatType.PRIVATE else None
         await self.send_reply(context, chat.id, reply, reply_to)
 
-    def answer(self, question: str, chat_id: int) -> Reply:
-        """The engine's reply (blocking): in the question's language when the bot speaks it, else
-        in the language the chat chose (the index cannot answer an English question in Spanish).
-        """
-        detected = self.engine.detect_language(question)
-        chosen = self.state.language(chat_id)
-        lang = detected if detected in texts.SUPPORTED else chosen
-        return self.engine.answer(question, lang)
+    def answer(self, question: str, chat_id: int, app_language: str | None = None) -> Reply:
+        """The engine's reply (blocking): the chat's explicit language choice wins; otherwise a
+        confident detection; short or ambiguous messages keep the Telegram app's language."""
+        return self.engine.answer(question, self.state.language(chat_id), prior=app_language)
 
     async def within_limit(self, update: Update, context: Context) -> bool:
         """Count the message; past the limit, say so once per window and drop the rest."""
