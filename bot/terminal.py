@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot import texts
-from bot.engine import Engine, EngineUnavailable
+from bot.engine import Engine, EngineUnavailable, Turn
 from bot.ui_texts import ui, ui_language
+
+#: Earlier turns handed to the engine with each question.
+HISTORY_TURNS = 3
 
 
 def run_chat(
@@ -15,6 +18,7 @@ def run_chat(
     """Read questions until end of input; slash commands mirror the Telegram ones."""
     lang = "en"
     preferred: str | None = None
+    history: list[Turn] = []  # this session's turns, in memory only, for follow-up questions
     write(ui("welcome", lang))
     while True:
         try:
@@ -25,14 +29,21 @@ def run_chat(
         if line in ("/quit", "/exit"):
             return
         try:
-            write(_respond(engine, line, lang, preferred))
+            if line.startswith("/"):
+                write(_respond(engine, line, lang))
+            else:
+                trace = engine.respond(line, preferred, history=history[-HISTORY_TURNS:])
+                history.append(Turn(line, trace.sections, trace.reply.language))
+                write(trace.reply.text)
         except EngineUnavailable:
             write(texts.text("unavailable", lang))
+        if line == "/forget":
+            history.clear()
         if line.startswith("/language "):
             lang = preferred = ui_language(line.split(maxsplit=1)[1].strip().lower())
 
 
-def _respond(engine: Engine, line: str, lang: str, preferred: str | None) -> str:
+def _respond(engine: Engine, line: str, lang: str) -> str:
     command, _, arg = line.partition(" ")
     if command in ("/start", "/help"):
         return ui("welcome" if command == "/start" else "help", lang)
@@ -46,7 +57,4 @@ def _respond(engine: Engine, line: str, lang: str, preferred: str | None) -> str
     if command in ("/topics", "/sources"):
         docs = engine.catalog(lang)
         return "\n".join(f"- {d.title} ({d.checked_on})" for d in docs)
-    if command.startswith("/"):
-        return ui("unknown_command", lang)
-    reply = engine.answer(line, preferred)
-    return reply.text
+    return ui("unknown_command", lang)

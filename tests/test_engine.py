@@ -438,3 +438,25 @@ def test_answers_stay_phone_sized_and_a_second_section_is_labelled(engine: Engin
         assert reply.body.count('"') % 2 == 0, item.id
         if len(reply.citations) > 1:
             assert f"\n\n{reply.citations[1].section}\n" in reply.body, item.id
+
+
+def test_terminal_chat_answers_follow_ups_and_forgets(engine: Engine) -> None:
+    from bot.terminal import run_chat
+
+    first, follow = (
+        "what should I do if ICE comes to my house someday",
+        "and if they show me a paper?",
+    )
+    lines = [first, follow, "/forget", follow]
+
+    def read(_: str) -> str:
+        if not lines:
+            raise EOFError
+        return lines.pop(0)
+
+    out: list[str] = []
+    run_chat(engine, read=read, write=out.append)
+    trace = engine.respond(first)
+    history = [Turn(first, trace.sections, trace.reply.language)]
+    assert out[2] == engine.respond(follow, history=history).reply.text
+    assert out[4] == engine.respond(follow).reply.text != out[2]
