@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.engine import Engine, Trace, Turn
-from bot.relevance import DATA_DIR, Policy, fit_linear, fit_weights, plateau_middle
+from bot.relevance import DATA_DIR, FEATURES, Policy, fit_linear, fit_weights, plateau_middle
 from bot.reply import Reply
 from bot.retrieval import Candidate
 from bot.urgency import MIN_MARGIN, SCRIPT_INDEX
@@ -36,12 +36,12 @@ TARGETS = {
 #: Regression floors on test that `make test` gates on while the targets above are not yet all
 #: met (issue 10 stays open until they are). `python -m bot eval --strict` gates on the targets.
 FLOORS = {
-    "en": 0.60,
+    "en": 0.70,
     "es": 0.65,
-    "urgent_recall": 0.70,  # in every language with at least 3 urgent items
-    "false_urgent": 0.12,
+    "urgent_recall": 0.90,  # in every language with at least 3 urgent items
+    "false_urgent": 0.10,
     "decline": 0.45,
-    "followup": 0.40,
+    "followup": 0.45,
 }
 #: How far each fitted threshold is moved to show that the targets are not a point.
 BAND = 0.02
@@ -318,6 +318,7 @@ def fit(engine: Engine, items: list[Item]) -> Policy:
         model=engine.model_name,
         coef=coef,
         intercept=intercept,
+        features=list(FEATURES),
         urgent_coef=urgent_coef,
         urgent_intercept=urgent_intercept,
     )

@@ -57,6 +57,8 @@ _STRONG_NOW = _rx(
     r"\b(?:is|are|r|s|re)\s+(?:here|outside|at|in front|inside|knocking|banging|raiding|"
     r"entering|coming in|trying)\b",
     r"\bthere (?:is|are|s|re) (?:ice|immigration|agents?|officers|feds)\b",
+    r"\b(?:theyre|theyr|thyre|ices|ice|agents|migra|immigration) (?:at|outside|here|in front of|inside|"
+    r"knocking|banging) (?:my|our|the|the door|door)?\b",
     r"\besta(?:n)? (?:aqui|afuera|en|enfrente|tocando|golpeando|entrando|adentro)\b",
     r"\bhay (?:agentes|migra|ice|federales|policias?|oficiales)\b",
     r"\bacaban? de\b",
@@ -112,6 +114,30 @@ _HYPOTHETICAL = _rx(
     r"\bhace (?:dias|semanas|meses|anos|un mes|un ano)\b",
     r"\bya se fueron\b",
     r"\bpueden? (?:la migra|ice|los agentes|la policia)\b",
+    r"\b(?:el|la) (?:mes|semana|ano) pasad[oa]\b",
+    r"\b(?:el|este|on|last|this) (?:lunes|martes|miercoles|jueves|viernes|sabado|domingo|monday|"
+    r"tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    r"\bse fueron\b",
+    # other languages: "if", "someday", "last week", "yesterday" (readable, not fitted)
+    r"如果|要是|万一|以后|将来|上周|上个月|昨天|去年",
+    r"만약|만일|나중에|지난주|지난달|어제|작년",
+    r"\b(?:якщо|коли-небудь|минулого (?:тижня|місяця|року)|вчора|если|когда-нибудь|на прошлой "
+    r"неделе|вчера)\b",
+    r"\b(?:jesli|jezeli|gdyby|kiedys|w zeszlym (?:tygodniu|miesiacu|roku)|wczoraj)\b",
+    r"(?:^|\s)(?:إذا|اذا|لو|الأسبوع الماضي|الاسبوع الماضي|الشهر الماضي|أمس|امبارح|مبارح)(?:\s|$)",
+    r"(?:^|\s)(?:اگر|پچھلے ہفتے|پچھلے مہینے|अगर|पिछले हफ्ते|पिछले महीने)(?:\s|$)",
+    r"\b(?:agar|pichhle hafte|pichle hafte|kabhi)\b",
+    r"\b(?:kung sakali|kapag|noong isang linggo|kahapon|balang araw)\b",
+)
+#: "If they are knocking ...": a present-tense scene inside a condition is still hypothetical.
+_CONDITIONAL_NOW = _rx(
+    r"\b(?:if|when|whenever) (?:\w+ ){0,3}(?:is|are|s|re|r) (?:knocking|banging|here|outside|at)\b",
+    r"\b(?:si|cuando) (?:\w+ ){0,3}(?:esta|estan) (?:tocando|golpeando|aqui|afuera|en)\b",
+)
+#: Said now, whatever else the message says ("they're at the door right now, what if ...").
+_RIGHT_NOW = _rx(
+    r"现在|正在|马上|지금|\bзараз\b|\bсейчас\b|\bteraz\b|\bwlasnie\b|الآن|هلأ|هلق|دلوقتي|حالا|ابھی|अभी",
+    r"\b(?:abhi|ngayon)\b",
 )
 _DOOR = _rx(
     r"\bdoor\b",
@@ -165,14 +191,85 @@ _STOPPED_ME = _rx(
     r"\b(?:being|getting|got|been) (?:stopped|pulled over)\b",
     r"\b(?:stopp(?:ed|ing)|pull(?:ed|ing) over|pulled) (?:my|our) (?:car|truck|van|vehicle)\b",
     r"\b(?:pararon|paro|estan parando|detuvieron) (?:mi|nuestro) (?:carro|troca|troka|camioneta|auto)\b",
-    r"\bme (?:pararon|paro|estan parando|detuvieron el carro|tienen parad[oa])\b",
+    r"\bme (?:pararon|paro|estan parando|detuvieron el carro|tienen parad[oa]|detuvo|detuvieron)\b",
     r"\bnos (?:pararon|paro|estan parando)\b",
 )
 
 
+#: Words that place an urgent message, in the languages we have scripts or exemplars for. Checked in
+#: this order, so "they took my husband at work" is "detained", not "work".
+_PLACES: tuple[tuple[Situation, re.Pattern[str]], ...] = (
+    (
+        "detained",
+        _rx(
+            r"\b(?:took|taken|arrested|detained|grabbed|picked up)\b",
+            r"\b(?:se (?:lo|la|los|las) llevaron|se llevaron|llevaron|agarraron|detuvieron a|arrestaron)\b",
+            r"\b(?:zabral\w*|zatrzymal\w* (?:mojego|moja|mego|brata|meza|zone|syna|corke))\b",
+            r"\b(?:забрал\w*|затримал\w*|заарештувал\w*|арестовал\w*)\b",
+            r"带走|抓走|抓了|被抓|逮捕|잡아갔|잡혀|체포|연행",
+            r"(?:أخذوا|اخذوا|اعتقلوا|قبضوا|مسكوا)",
+            r"\b(?:le gaye|pakad\w*|giraftar)\b|ले गए|पकड़|گرفتار|لے گئے|پکڑ",
+            r"\b(?:kinuha|dinampot|hinuli|inaresto)\b",
+        ),
+    ),
+    (
+        "stopped",
+        _rx(
+            r"\b(?:car|truck|street|driving|walking|pulled over|traffic stop)\b",
+            r"\b(?:carro|troca|troka|calle|manejando|caminando|camioneta)\b",
+            r"\b(?:samochod\w*|ulic\w*|zatrzymal\w* mnie|auto)\b",
+            r"\b(?:машин\w*|вулиц\w*|зупинил\w*|остановил\w*)\b",
+            r"车里|开车|街上|拦住|拦下|차를|운전|길에서|세웠",
+            r"(?:سيارة|السيارة|الشارع|أوقفوني|اوقفوني|وقفوني)",
+            r"\b(?:gaadi|gadi|roka|sadak)\b|गाड़ी|रोका|سڑک|گاڑی|روکا",
+            r"\b(?:kotse|sasakyan|kalye|pinara|hinarang)\b",
+        ),
+    ),
+    (
+        "school",
+        _rx(
+            r"\b(?:school|escuela|colegio|kinder|daycare|guarderia|szkol\w*|школ\w*|skul|eskwela\w*|"
+            r"paaralan)\b",
+            r"学校|幼儿园|학교|유치원|مدرسة|المدرسة|स्कूल|اسکول",
+        ),
+    ),
+    (
+        "work",
+        _rx(
+            r"\b(?:work|job|workplace|factory|restaurant|warehouse|site|trabajo|chamba|fabrica|"
+            r"restaurante|bodega|obra|prac\w*|fabryc\w*|робот\w*|работ\w*|завод\w*|trabaho|kaam)\b",
+            r"工作|公司|工厂|餐馆|직장|회사|공장|일터|식당|العمل|الشغل|شغلي|المصنع|काम|کام|فیکٹری",
+        ),
+    ),
+    (
+        "door",
+        _rx(
+            r"\b(?:door|house|home|apartment|apt|building|puerta|casa|depa|departamento|edificio|"
+            r"drzwi\w*|dom\w*|mieszkan\w*|двер\w*|будин\w*|дом\w*|квартир\w*|pinto|bahay|"
+            r"darwaz\w*|ghar|kumakatok|katok|dastak|knock\w*|tocando|stukaj\w*|pukaj\w*)\b",
+            r"门口|家门|敲门|我家|문 앞|문앞|집에|집 앞|الباب|البيت|بيتي|दरवाज|घर|دروازہ|گھر",
+        ),
+    ),
+)
+
+
+def situation_hint(question: str) -> Situation | None:
+    """Where an urgent message places the person, from words in several languages (or None)."""
+    texts = (fold(question), question.lower())
+    for situation, pattern in _PLACES:
+        if any(pattern.search(t) for t in texts):
+            return situation
+    return None
+
+
 def is_hypothetical(question: str) -> bool:
-    """A "what if", "someday" or past-event cue (English/Spanish)."""
-    return bool(_HYPOTHETICAL.search(fold(question)))
+    """A "what if", "someday" or past-event cue, or a threat by someone (not an event now), with
+    no "right now" cue."""
+    # Hangul and CJK are matched on the text as written: folding decomposes Hangul syllables
+    texts = (fold(question), question.lower())
+    cue = any(_HYPOTHETICAL.search(t) or _THREATENED.search(t) for t in texts)
+    now = any(_RIGHT_NOW.search(t) or _STRONG_NOW.search(t) for t in texts)
+    return (cue and not now) or bool(_CONDITIONAL_NOW.search(texts[0]))
 
 
 def detect_urgent(question: str) -> Situation | None:

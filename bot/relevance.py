@@ -29,6 +29,7 @@ FEATURES = (
     "has_terms",
     "agree",
     "fused_rank",
+    "previous_doc",  # the conversation's last turn was answered from this document
 )
 
 
