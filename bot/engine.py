@@ -302,6 +302,13 @@ class Engine:
                 return Trace(script, route="urgent", explain=explain)
 
         langs = [reply_lang] if language in texts.SUPPORTED else [language, texts.DEFAULT]
+        if decision.reason == "choice":
+            # the chat chose the reply language; search in the language the message is written
+            # in (the answer is that section's twin: en and es documents pair section by section)
+            message_lang = self.detector.decide(question, None, reply_lang).lang
+            if message_lang in texts.SUPPORTED and message_lang != reply_lang:
+                langs = [message_lang]
+                explain["language"]["searched"] = message_lang
         previous = (
             {key.split("#")[0].split("/")[-1] for key in history[-1].sections} if history else set()
         )
@@ -354,7 +361,9 @@ class Engine:
             ):
                 chosen.append(other.section)
                 break
-        answer_lang = best.section.lang
+        if language in texts.SUPPORTED:
+            chosen = [corpus.section(reply_lang, c.doc_id, c.index) or c for c in chosen]
+        answer_lang = chosen[0].lang
         if answer_lang not in texts.SUPPORTED:
             notice = texts.text("translation_unreviewed", answer_lang)
         reply = compose.answer_reply(raw, texts.reply_language(answer_lang), chosen, notice)

@@ -216,6 +216,18 @@ def test_follow_up_is_answered_with_the_previous_turn(engine: Engine) -> None:
     assert alone.explain["decision"]["query"] == "alone"
 
 
+def test_a_chat_that_chose_spanish_gets_the_spanish_twin_of_an_english_question(
+    engine: Engine,
+) -> None:
+    trace = engine.respond("What can I do if immigration agents come to my home?", "es")
+    assert trace.reply.kind == "answer" and trace.reply.language == "es"
+    assert trace.explain["language"]["searched"] == "en"
+    english = engine.respond("What can I do if immigration agents come to my home?")
+    first, twin = english.reply.citations[0], trace.reply.citations[0]
+    assert (twin.doc_id, twin.section_index) == (first.doc_id, first.section_index)
+    assert twin.source == f"knowledge/es/{first.doc_id}.md"
+
+
 def test_reply_language_choice_wins_and_short_messages_keep_the_chat_language(
     engine: Engine,
 ) -> None:
