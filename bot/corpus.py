@@ -326,13 +326,6 @@ class Corpus:
             return np.zeros(len(records))
         return np.asarray(self._bm25[lang].get_scores(tokens), dtype=float)
 
-    def bm25(self, query: str, lang: str, k: int) -> list[tuple[SectionRecord, float]]:
-        """Top sections of ``lang`` by BM25 score (only those sharing a term with the query)."""
-        records = self.by_lang.get(lang, [])
-        scores = self.bm25_scores(query, lang)
-        ranked = sorted(zip(records, scores, strict=True), key=lambda p: -p[1])
-        return [(r, float(s)) for r, s in ranked[:k] if s > 0]
-
     def section(self, lang: str, doc_id: str, index: int) -> SectionRecord | None:
         """One section by document id and position."""
         return self.sections.get(f"{lang}/{doc_id}#{index}")
