@@ -20,7 +20,10 @@ Other formats give the same per section in the sidecar, as ``sections: [{sources
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +41,11 @@ _HEADING = re.compile(r"^##[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
 _META_BLOCK = re.compile(r"\A[ \t]*\n?[ \t]*<!--(.*?)-->[ \t]*(?:\n|\Z)", re.S)
 #: Keys of a section's metadata block.
 SECTION_KEYS = ("sources", "asked")
+#: A document may not make more index entries than this (a passage per section plus its heading and
+#: each ``asked:`` line); a bigger one would take minutes to embed and should be split.
+MAX_ENTRIES_PER_DOCUMENT = 400
+
+log = logging.getLogger(__name__)
 
 
 class DocumentError(Exception):
@@ -59,13 +67,87 @@ class LoadResult:
 
 def discover(root: Path) -> Iterator[Path]:
     """Yield the document files under ``root`` (README files and sidecars excluded)."""
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        if path.name.lower().startswith("readme") or path.name.endswith(SIDECAR_SUFFIX):
-            continue
-        if path.suffix.lower() in DOCUMENT_SUFFIXES:
-            yield path
+    yield from scan(root).files
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The document files found under a folder, and the entries refused on the way."""
+
+    files: list[Path]
+    errors: list[DocumentError]
+
+
+def _is_candidate(name: str) -> bool:
+    lower = name.lower()
+    if name.startswith(".") or lower.startswith("readme") or name.endswith(SIDECAR_SUFFIX):
+        return False
+    return Path(lower).suffix in DOCUMENT_SUFFIXES
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def scan(root: Path) -> Scan:
+    """Walk ``root`` without leaving it.
+
+    A symlink is followed only when it resolves inside ``root``: content outside the vetted folder
+    must never become "vetted" by a link. A link to outside, a dangling link and a special file
+    (FIFO, device, socket) with a document's name are refused with a message; none is opened.
+    """
+    real_root = root.resolve()
+    files: list[Path] = []
+    errors: list[DocumentError] = []
+    # os.walk does not follow symlinked folders; each is judged below instead
+    for folder, dirnames, filenames in os.walk(root):
+        here = Path(folder)
+        for name in sorted(dirnames):
+            entry = here / name
+            if name.startswith(".") or not entry.is_symlink():
+                continue
+            target = entry.resolve()
+            if not _inside(target, real_root):
+                errors.append(
+                    DocumentError(
+                        entry.as_posix(),
+                        "symlink to a folder outside the knowledge folder; refused",
+                    )
+                )
+            else:
+                files.extend(p for p in scan(entry).files if _inside(p.resolve(), real_root))
+        dirnames[:] = sorted(d for d in dirnames if not (here / d).is_symlink())
+        for name in sorted(filenames):
+            if not _is_candidate(name):
+                continue
+            entry = here / name
+            problem = _refusal(entry, real_root)
+            if problem:
+                errors.append(DocumentError(entry.as_posix(), problem))
+            else:
+                files.append(entry)
+    return Scan(sorted(files), errors)
+
+
+def _refusal(entry: Path, real_root: Path) -> str:
+    """Why ``entry`` may not be read (empty when it may)."""
+    if entry.is_symlink():
+        try:
+            target = entry.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return "dangling symlink; refused"
+        if not _inside(target, real_root):
+            return (
+                "symlink to a file outside the knowledge folder; refused "
+                "(copy the file in if it is vetted)"
+            )
+    try:
+        mode = entry.stat().st_mode
+    except OSError as err:
+        return f"cannot be read ({type(err).__name__})"
+    if not stat.S_ISREG(mode):
+        return "not a regular file; refused"
+    return ""
 
 
 def load_all(root: Path, project_root: Path, max_bytes: int) -> LoadResult:
@@ -75,11 +157,22 @@ def load_all(root: Path, project_root: Path, max_bytes: int) -> LoadResult:
     if not root.is_dir():
         errors.append(DocumentError(str(root), "not a directory"))
         return LoadResult(documents, errors)
-    for path in discover(root):
+    found = scan(root)
+    errors.extend(
+        DocumentError(relative_path(Path(e.path), project_root), e.reason) for e in found.errors
+    )
+    for path in found.files:
         try:
-            documents.append(load_document(path, project_root, max_bytes))
+            documents.append(load_document(path, project_root, max_bytes, root))
         except DocumentError as err:
             errors.append(err)
+        except Exception as err:  # a converter's own error type: still one line, never a crash
+            log.debug("unexpected error loading %s", path, exc_info=True)
+            errors.append(
+                DocumentError(
+                    relative_path(path, project_root), f"cannot be read ({type(err).__name__})"
+                )
+            )
     errors.extend(_duplicate_errors(documents))
     if not documents and not errors:
         errors.append(DocumentError(str(root), "no documents found"))
@@ -103,8 +196,13 @@ def _duplicate_errors(documents: Iterable[Document]) -> list[DocumentError]:
     return errors
 
 
-def load_document(path: Path, project_root: Path, max_bytes: int) -> Document:
-    """Load and validate one file; raise :class:`DocumentError` with a one-line reason."""
+def load_document(
+    path: Path, project_root: Path, max_bytes: int, root: Path | None = None
+) -> Document:
+    """Load and validate one file; raise :class:`DocumentError` with a one-line reason.
+
+    ``root`` is the knowledge folder: a sidecar that is a link leaving it is refused.
+    """
     rel = relative_path(path, project_root)
     size = path.stat().st_size
     if size == 0:
@@ -119,12 +217,15 @@ def load_document(path: Path, project_root: Path, max_bytes: int) -> Document:
         text = _read_text(rel, path)
         fields, body = _split_front_matter(rel, text)
         first_line = text[: len(text) - len(body)].count("\n") + 1
+        meta = _validate_meta(rel, fields, text)
         per_section: list[Any] | None = None
     else:
-        fields = _read_sidecar(rel, path)
+        sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+        side_rel = relative_path(sidecar, project_root)
+        fields, side_text = _read_sidecar(rel, side_rel, sidecar, root)
         per_section = fields.pop("sections", None)
+        meta = _validate_meta(side_rel, fields, side_text)
         body = _extract_body(rel, path, suffix)
-    meta = _validate_meta(rel, fields)
     if meta.id != path.stem:
         raise DocumentError(rel, f"id {meta.id!r} does not match the file name {path.stem!r}")
     if path.parent.name != meta.lang:
@@ -148,6 +249,13 @@ def load_document(path: Path, project_root: Path, max_bytes: int) -> Document:
                 f"section {section.heading!r} names source(s) {', '.join(unknown)} "
                 "that the front matter does not list",
             )
+    entries = sum(1 + len(dict.fromkeys([s.heading, *s.asked])) for s in sections)
+    if entries > MAX_ENTRIES_PER_DOCUMENT:
+        raise DocumentError(
+            rel,
+            f"{len(sections)} sections make {entries} index entries, over the limit of "
+            f"{MAX_ENTRIES_PER_DOCUMENT} per document; split it into several documents",
+        )
     return Document(meta=meta, path=rel, sections=tuple(sections))
 
 
@@ -175,7 +283,11 @@ def _sidecar_sections(rel: str, sections: list[Section], given: Any) -> list[Sec
 
 def _read_text(rel: str, path: Path) -> str:
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        raw = path.read_bytes()
+    except OSError as err:
+        raise DocumentError(rel, f"cannot be read ({type(err).__name__})") from None
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DocumentError(rel, f"not valid UTF-8 text (byte {err.start})") from None
     if "\x00" in text:
@@ -187,33 +299,64 @@ def _split_front_matter(rel: str, text: str) -> tuple[dict[str, Any], str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         raise DocumentError(rel, "no YAML front matter (the file must start with a --- block)")
-    return _parse_yaml(rel, match.group(1)), match.group(2)
+    return _parse_yaml(rel, match.group(1), 1), match.group(2)
 
 
-def _parse_yaml(rel: str, text: str) -> dict[str, Any]:
+class _FieldLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without its implicit timestamps: a date stays text until pydantic
+    reads it, so ``2026-13-01`` is a clear field error instead of a ``ValueError`` from PyYAML."""
+
+
+_FieldLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _parse_yaml(rel: str, text: str, offset: int) -> dict[str, Any]:
+    """Parse a YAML mapping; ``offset`` is the number of file lines before ``text``."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_FieldLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
+        where = f" at line {mark.line + 1 + offset}" if mark is not None else ""
         raise DocumentError(rel, f"front matter is not valid YAML{where}") from None
+    except RecursionError:
+        raise DocumentError(rel, "front matter is nested too deeply to be read") from None
     if not isinstance(data, dict):
         raise DocumentError(rel, "front matter must be a mapping of fields")
     return data
 
 
-def _read_sidecar(rel: str, path: Path) -> dict[str, Any]:
-    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
-    if not sidecar.is_file():
+def _read_sidecar(
+    rel: str, side_rel: str, sidecar: Path, root: Path | None
+) -> tuple[dict[str, Any], str]:
+    """The sidecar's fields and text; errors name the sidecar, never echo a value it holds."""
+    if not sidecar.exists() and not sidecar.is_symlink():
         raise DocumentError(rel, f"missing sidecar {sidecar.name} with the document's fields")
-    return _parse_yaml(rel, _read_text(rel, sidecar))
+    if root is not None:
+        problem = _refusal(sidecar, root.resolve())
+        if problem:
+            raise DocumentError(side_rel, problem)
+    text = _read_text(side_rel, sidecar)
+    return _parse_yaml(side_rel, text, 0), text
 
 
-def _validate_meta(rel: str, fields: dict[str, Any]) -> DocumentMeta:
+def _field_line(text: str, name: str) -> int:
+    """The line of the first top-level ``name:`` in a file's text (0 when not found)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"{re.escape(name)}[ \t]*:", line):
+            return number
+    return 0
+
+
+def _validate_meta(rel: str, fields: dict[str, Any], text: str = "") -> DocumentMeta:
+    """Validate the fields; the first problem's field gives the line (``rel:line``) when known."""
     try:
         return DocumentMeta.model_validate(fields)
     except ValidationError as err:
         problems = []
+        line = 0
         for item in err.errors():
             name = ".".join(str(p) for p in item["loc"]) or "front matter"
             message = item["msg"].removeprefix("Value error, ")
@@ -222,7 +365,10 @@ def _validate_meta(rel: str, fields: dict[str, Any]) -> DocumentMeta:
             elif item["type"] == "extra_forbidden":
                 message = "unknown field"
             problems.append(f"field {name!r}: {message}")
-        raise DocumentError(rel, "; ".join(problems)) from None
+            if not line and item["loc"] and item["type"] != "missing":
+                line = _field_line(text, str(item["loc"][0]))
+        where = f"{rel}:{line}" if line else rel
+        raise DocumentError(where, "; ".join(problems)) from None
 
 
 def _extract_body(rel: str, path: Path, suffix: str) -> str:
@@ -252,7 +398,7 @@ def _pdf_text(rel: str, path: Path) -> str:
     try:
         reader = PdfReader(path)
         return "\n".join(page.extract_text() or "" for page in reader.pages)
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as err:
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as err:
         raise DocumentError(rel, f"unreadable PDF ({type(err).__name__})") from None
 
 
@@ -261,9 +407,11 @@ def _docx_text(rel: str, path: Path) -> str:
 
     import docx
 
+    if not zipfile.is_zipfile(path):
+        raise DocumentError(rel, "unreadable Word document (not a .docx package)")
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
+    except Exception as err:  # python-docx and lxml raise many types for a damaged package
         raise DocumentError(rel, f"unreadable Word document ({type(err).__name__})") from None
     lines = []
     for paragraph in document.paragraphs:

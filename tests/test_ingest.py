@@ -462,7 +462,7 @@ def test_every_section_knows_its_own_line(tmp_path: Path, settings: IndexSetting
         pytest.param(
             FRONT.replace("id: kyr-guide", "id: chicago-code"),
             GOOD,
-            None,  # a front-matter error names the file only
+            "sources:",  # a front-matter error names its field's line
             "field 'sources': source ids must be unique (repeated: chicago-code)",
             id="duplicate-source-ids",
         ),
