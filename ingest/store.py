@@ -11,20 +11,34 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+import shutil
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from ingest.chunking import PASSAGE, embedding_text, is_question
+from ingest.lock import IngestBusy
 from ingest.schema import Chunk
 from ingest.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
 _BATCH = 256
+#: How long an ingest lease in a Chroma server lasts without renewal; a build renews it as it goes,
+#: so only a holder that died leaves one behind, and it expires after this long.
+LEASE_SECONDS = 300.0
+#: A build renews its lease when this much of it has passed.
+LEASE_RENEW_AFTER = 60.0
 
 
 class IndexError_(Exception):
@@ -142,10 +156,13 @@ def embed_hash(chunk: Chunk | StoredChunk, model: str) -> str:
 class IndexStore:
     """A Chroma client plus the naming scheme of this project's collections."""
 
-    def __init__(self, client: Any, prefix: str) -> None:
+    def __init__(self, client: Any, prefix: str, chroma_dir: Path | None = None) -> None:
         self.client = client
         self.prefix = prefix
         self.meta_name = f"{prefix}-meta"
+        self.lock_name = f"{prefix}-lock"
+        #: the embedded store's directory (None for a server, which owns its files)
+        self.chroma_dir = chroma_dir
 
     @classmethod
     def connect(cls, settings: IndexSettings) -> IndexStore:
@@ -176,7 +193,9 @@ class IndexStore:
             raise IndexUnavailable(
                 f"cannot open the Chroma index at {where}: {_short(err)}"
             ) from err
-        return cls(client, settings.collection_prefix)
+        return cls(
+            client, settings.collection_prefix, None if settings.chroma_url else settings.chroma_dir
+        )
 
     # -- the pointer ---------------------------------------------------------------------------
 
@@ -323,11 +342,13 @@ class IndexStore:
         model: str,
         progress: Callable[[int], None] | None = None,
         embed_questions: Callable[[list[str]], list[list[float]]] | None = None,
+        guard: Callable[[], None] | None = None,
     ) -> IndexInfo:
         """Write a complete new collection, flip the pointer, and drop stale generations.
 
         ``embed`` embeds passages; ``embed_questions`` embeds question entries (defaults to
-        ``embed`` for models without a separate question side).
+        ``embed`` for models without a separate question side). ``guard`` runs between batches
+        and right before the pointer moves (it renews a lease and raises if the lease was lost).
         """
         embed_questions = embed_questions or embed
         previous = self.active()
@@ -364,6 +385,8 @@ class IndexStore:
                     new_vectors[chunk.id] = vec
             if progress is not None:
                 progress(len(batch))
+            if guard is not None:
+                guard()
 
         collection = self._call(
             lambda: self.client.create_collection(
@@ -395,19 +418,70 @@ class IndexStore:
             chunks=len(chunks),
             previous=previous.collection if previous else "",
         )
+        if guard is not None:
+            guard()
         self._set_active(info)
         self.drop_stale(keep={info.collection, info.previous})
         return info
 
     def drop_stale(self, keep: Iterable[str]) -> list[str]:
         """Delete this project's collections other than ``keep`` (leftovers of old or killed builds)."""
-        keep_set = {k for k in keep if k} | {self.meta_name}
+        keep_set = {k for k in keep if k} | {self.meta_name, self.lock_name}
         dropped = []
         for name in self.collection_names():
             if name.startswith(self.prefix + "-") and name not in keep_set:
                 self._call(partial(self.client.delete_collection, name))
                 dropped.append(name)
+        if dropped:
+            self.remove_orphaned_segments()
         return dropped
+
+    def remove_orphaned_segments(self) -> list[str]:
+        """Delete the vector folders that dropped collections leave in the embedded store.
+
+        chromadb 1.x deletes a collection's rows but keeps its HNSW folder (one per build, audit
+        LOW-5) and has no Python API to remove it, so we read which segments still exist from its
+        SQLite catalogue (read-only) and remove only folders named like a segment id that is no
+        longer listed. Called under the ingest lock, after the pointer moved.
+        """
+        if self.chroma_dir is None or not (self.chroma_dir / "chroma.sqlite3").is_file():
+            return []
+        uri = f"file:{(self.chroma_dir / 'chroma.sqlite3').as_posix()}?mode=ro"
+        try:
+            with sqlite3.connect(uri, uri=True, timeout=10) as db:
+                live = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
+        except sqlite3.Error as err:
+            log.warning("could not list the index's segments (%s); none removed", err)
+            return []
+        removed = []
+        for entry in self.chroma_dir.iterdir():
+            try:
+                uuid.UUID(entry.name)
+            except ValueError:
+                continue
+            if entry.is_dir() and not entry.is_symlink() and entry.name not in live:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry.name)
+        return removed
+
+    # -- the ingest lease (server mode) -----------------------------------------------------------
+
+    @contextmanager
+    def ingest_lease(self, owner: str | None = None) -> Iterator[Lease]:
+        """Hold the ingest lease kept in the store itself, or raise :class:`IngestBusy` at once.
+
+        Every host that ingests into one Chroma server sees the same lease, whatever its data
+        directory (a file lock only covers one machine, audit LOW-4). Creating a collection is
+        atomic on the server, so the ``<prefix>-lock`` collection is the lease; its metadata names
+        the holder and when the lease ends. A lease that ended, or whose holder was a process on
+        this host that no longer runs, is taken over.
+        """
+        lease = Lease(self, owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
+        lease.acquire()
+        try:
+            yield lease
+        finally:
+            lease.release()
 
     def collection_names(self) -> list[str]:
         """Names of all collections in the store."""
@@ -422,6 +496,102 @@ class IndexStore:
             raise
         except Exception as err:  # translate chromadb/httpx failures for the callers
             raise IndexUnavailable(f"the Chroma index failed: {_short(err)}") from err
+
+
+class Lease:
+    """An ingest lease held in the Chroma store (see :meth:`IndexStore.ingest_lease`)."""
+
+    def __init__(self, store: IndexStore, owner: str, seconds: float = LEASE_SECONDS) -> None:
+        self.store = store
+        self.owner = owner
+        self.seconds = seconds
+        self.renewed = 0.0
+
+    def _metadata(self) -> dict[str, str | float]:
+        return {"kind": "lock", "owner": self.owner, "expires": time.time() + self.seconds}
+
+    def _create(self) -> bool:
+        try:
+            self.store.client.create_collection(
+                self.store.lock_name, embedding_function=None, metadata=self._metadata()
+            )
+        except Exception:  # already exists (the error type differs between client kinds)
+            return False
+        self.renewed = time.monotonic()
+        return True
+
+    def _holder(self) -> dict[str, Any] | None:
+        try:
+            collection = self.store.client.get_collection(
+                self.store.lock_name, embedding_function=None
+            )
+        except Exception as err:
+            if "does not exist" in str(err) or type(err).__name__ == "NotFoundError":
+                return None
+            raise IndexUnavailable(f"the Chroma index failed: {_short(err)}") from err
+        return dict(collection.metadata or {})
+
+    def acquire(self) -> None:
+        """Take the lease, or raise :class:`IngestBusy` naming who holds it and until when."""
+        for _ in range(3):
+            if self._create():
+                return
+            holder = self._holder()
+            if holder is None:
+                continue  # released between our two calls: try again
+            if not _lease_is_dead(holder):
+                until = datetime.fromtimestamp(float(holder.get("expires", 0)), UTC)
+                raise IngestBusy(
+                    "another ingest is already running against this Chroma server (lease held "
+                    f"by {holder.get('owner', '?')} until {until:%H:%M:%S} UTC unless renewed); "
+                    "wait for it to finish and try again"
+                )
+            log.warning("taking over a stale ingest lease from %s", holder.get("owner", "?"))
+            self.store._call(partial(self.store.client.delete_collection, self.store.lock_name))
+        raise IngestBusy("another ingest is already running (the lease kept changing hands)")
+
+    def check(self) -> None:
+        """Renew the lease when due; raise :class:`IngestBusy` if another ingest took it over."""
+        holder = self._holder()
+        if holder is None or holder.get("owner") != self.owner:
+            raise IngestBusy(
+                "this ingest's lease was taken over by another ingest; nothing changed"
+            )
+        if time.monotonic() - self.renewed >= LEASE_RENEW_AFTER:
+            collection = self.store._call(
+                partial(self.store.client.get_collection, self.store.lock_name)
+            )
+            self.store._call(partial(collection.modify, metadata=self._metadata()))
+            self.renewed = time.monotonic()
+
+    def release(self) -> None:
+        """Give the lease back (only if it is still ours)."""
+        try:
+            holder = self._holder()
+            if holder is not None and holder.get("owner") == self.owner:
+                self.store.client.delete_collection(self.store.lock_name)
+        except Exception as err:  # the lease then expires on its own
+            log.warning("could not release the ingest lease: %s", _short(err))
+
+
+def _lease_is_dead(holder: dict[str, Any]) -> bool:
+    """True when a lease ended, or names a process on this host that no longer runs."""
+    try:
+        if float(holder.get("expires", 0)) < time.time():
+            return True
+    except (TypeError, ValueError):
+        return True
+    host, _, rest = str(holder.get("owner", "")).partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,14 @@ def build(
         if embedder is not None and hasattr(embedder, "model_name")
         else model_label(settings.embedding_model)
     )
-    with ingest_lock(settings.lock_path):
+    with ExitStack() as held:
+        # one ingest at a time: a file lock on this machine, and in server mode a lease kept in
+        # the server itself, which every host ingesting into it sees
+        held.enter_context(ingest_lock(settings.lock_path))
         store = store or IndexStore.connect(settings)
+        guard = None
+        if settings.chroma_url:
+            guard = held.enter_context(store.ingest_lease()).check
         chunks = chunk_documents(report.documents)
         plan = store.plan(chunks, model_name, rebuild=rebuild)
         if dry_run or not plan.has_changes:
@@ -84,5 +91,6 @@ def build(
             model_name,
             progress,
             question_embedder(embedder),
+            guard,
         )
     return BuildResult(plan, info, time.perf_counter() - started)

@@ -241,3 +241,113 @@ def test_bad_input_leaves_the_index(corpus: Path, settings: IndexSettings) -> No
     with pytest.raises(sync.InvalidDocuments):
         sync.build(settings, corpus, embedder=HashingEmbeddings())
     assert stats(IndexStore.connect(settings)) == before
+
+
+# -- the index's own housekeeping (audit LOW-4, LOW-5) ------------------------------------------
+
+
+def _segment_dirs(settings: IndexSettings) -> set[str]:
+    import uuid
+
+    found = set()
+    for entry in settings.chroma_dir.iterdir():
+        try:
+            uuid.UUID(entry.name)
+        except ValueError:
+            continue
+        if entry.is_dir():
+            found.add(entry.name)
+    return found
+
+
+def test_builds_leave_no_orphaned_vector_directories(corpus: Path, settings: IndexSettings) -> None:
+    """Each build drops the generation before the previous one, and its HNSW folder with it."""
+    embedder = HashingEmbeddings()
+    for _ in range(5):
+        sync.build(settings, corpus, embedder=embedder, rebuild=True)
+    store = IndexStore.connect(settings)
+    info = store.require_active()
+    live = {n for n in store.collection_names() if n.startswith("kyr-2")}
+    assert live == {info.collection, info.previous}
+    # one vector segment per live collection, nothing left from the three dropped ones
+    assert len(_segment_dirs(settings)) == len(live)
+    # and both kept generations still answer
+    for name in live:
+        assert len(store.chunks(info.__class__(**{**info.__dict__, "collection": name}))) > 0
+
+
+@pytest.mark.server
+def test_two_ingests_with_different_data_dirs_exclude_each_other_on_one_server(
+    corpus: Path, tmp_path: Path, chroma_server: str
+) -> None:
+    from ingest.lock import IngestBusy
+
+    prefix = f"l{os.getpid()}x"
+    first = IndexSettings(
+        data_dir=tmp_path / "a", chroma_url=chroma_server, collection_prefix=prefix
+    )
+    second = IndexSettings(
+        data_dir=tmp_path / "b", chroma_url=chroma_server, collection_prefix=prefix
+    )
+    store = IndexStore.connect(first)
+    with store.ingest_lease("host-a:1:test"):
+        with pytest.raises(IngestBusy, match="another ingest is already running"):
+            sync.build(second, corpus, embedder=HashingEmbeddings())
+        result = CliRunner().invoke(
+            cli,
+            ["build", str(corpus)],
+            env={
+                "KYR_DATA_DIR": str(second.data_dir),
+                "KYR_CHROMA_URL": chroma_server,
+                "KYR_COLLECTION_PREFIX": prefix,
+            },
+        )
+        assert result.exit_code == 1 and "another ingest is already running" in result.output
+    # released: the second ingest now runs
+    assert sync.build(second, corpus, embedder=HashingEmbeddings()).info is not None
+
+
+@pytest.mark.server
+def test_an_expired_or_dead_lease_is_taken_over(
+    corpus: Path, tmp_path: Path, chroma_server: str
+) -> None:
+    import socket
+
+    prefix = f"e{os.getpid()}x"
+    settings = IndexSettings(
+        data_dir=tmp_path / "a", chroma_url=chroma_server, collection_prefix=prefix
+    )
+    store = IndexStore.connect(settings)
+    # a lease whose time ran out (its holder was killed on another host)
+    store.client.create_collection(
+        store.lock_name,
+        embedding_function=None,
+        metadata={"kind": "lock", "owner": "other-host:1:x", "expires": 1.0},
+    )
+    assert sync.build(settings, corpus, embedder=HashingEmbeddings()).info is not None
+    # a live lease from this host whose process is gone (kill -9)
+    dead = subprocess_pid_that_exited()
+    store.client.create_collection(
+        store.lock_name,
+        embedding_function=None,
+        metadata={
+            "kind": "lock",
+            "owner": f"{socket.gethostname()}:{dead}:x",
+            "expires": 9e12,
+        },
+    )
+    assert sync.build(settings, corpus, embedder=HashingEmbeddings(), rebuild=True).info
+    assert store.lock_name not in store.collection_names()
+
+
+def subprocess_pid_that_exited() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(proc.stdout)
