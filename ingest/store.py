@@ -488,14 +488,20 @@ class IndexStore:
         found = self._call(self.client.list_collections)
         return [c if isinstance(c, str) else c.name for c in found]
 
-    @staticmethod
-    def _call(fn: Callable[[], Any]) -> Any:
+    def _call(self, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
         except IndexError_:
             raise
         except Exception as err:  # translate chromadb/httpx failures for the callers
-            raise IndexUnavailable(f"the Chroma index failed: {_short(err)}") from err
+            hint = ""
+            if self.chroma_dir is not None:
+                # a damaged embedded store cannot be repaired in place (audit LOW-6)
+                hint = (
+                    f" (if its files are damaged, move {self.chroma_dir} aside and run "
+                    "`python -m ingest build` to rebuild it)"
+                )
+            raise IndexUnavailable(f"the Chroma index failed: {_short(err)}{hint}") from err
 
 
 class Lease:
