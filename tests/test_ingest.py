@@ -62,8 +62,13 @@ def asked_for(heading: str) -> list[str]:
 QUESTIONS_PER_SECTION = 1 + len(asked_for("Any?"))
 #: ... and its text is one passage.
 ENTRIES_PER_SECTION = 1 + QUESTIONS_PER_SECTION
-#: The corpus fixture: alpha, beta and gamma in English (2 sections each), alpha in Spanish (1).
-CORPUS_SECTIONS = 3 * 2 + 1
+#: The corpus fixture: alpha, beta and gamma in English (2 sections each), alpha in Spanish (2: a
+#: Spanish twin has its English document's sections).
+CORPUS_SECTIONS = 3 * 2 + 2
+SPANISH_ALPHA = {
+    "¿Qué es alpha?": "Alpha es un documento de prueba sobre la policía.",
+    "¿Quién puede ayudar?": "Llame a la línea de apoyo familiar.",
+}
 
 
 def section_md(
@@ -122,9 +127,7 @@ def corpus(tmp_path: Path) -> Path:
     root = tmp_path / "knowledge"
     for name in ("alpha", "beta", "gamma"):
         write_doc(root, name)
-    write_doc(
-        root, "alpha", "es", {"¿Qué es alpha?": "Alpha es un documento de prueba sobre la policía."}
-    )
+    write_doc(root, "alpha", "es", SPANISH_ALPHA)
     return root
 
 
@@ -185,7 +188,9 @@ def test_changed_and_removed_documents_are_synced(corpus: Path, settings: IndexS
 def test_chunks_carry_citation_metadata(corpus: Path, settings: IndexSettings) -> None:
     sync.build(settings, corpus, embedder=HashingEmbeddings())
     store = IndexStore.connect(settings)
-    chunks = store.chunks(store.require_active(), "es")
+    chunks = [
+        c for c in store.chunks(store.require_active(), "es") if c.metadata["section_index"] == 0
+    ]
     assert len(chunks) == ENTRIES_PER_SECTION
     for chunk in chunks:
         meta = chunk.metadata
@@ -559,12 +564,12 @@ def test_check_warns_about_stale_orphans_and_long_sections(
     write_doc(
         root,
         "long",
-        sections={"Short?": "A short one.", "Long?": "word " * 400, "Also short?": "Another."},
+        sections={"Short?": "A short one.", "Long?": "word " * 120, "Also short?": "Another."},
     )
     warnings = "\n".join(check(root, settings).warnings)
     assert "old.md: last verified 2020-01-01" in warnings
-    assert "orphan.md: translation without an original" in warnings
-    assert "section 'Long?' has 400 words" in warnings
+    assert "orphan.md: no en twin (en/orphan is missing)" in warnings
+    assert "section 'Long?' has 120 words" in warnings
 
 
 def test_failed_build_keeps_the_last_complete_index(corpus: Path, settings: IndexSettings) -> None:
@@ -632,7 +637,7 @@ def test_real_model_query_through_cli(tmp_path: Path, corpus: Path) -> None:
     assert data["model"] == E5_MODEL_NAME and data["dimension"] == 384
     assert data["languages"] == {
         "en": {"documents": 3, "chunks": 6 * ENTRIES_PER_SECTION},
-        "es": {"documents": 1, "chunks": ENTRIES_PER_SECTION},
+        "es": {"documents": 1, "chunks": 2 * ENTRIES_PER_SECTION},
     }
 
 

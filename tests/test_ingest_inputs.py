@@ -17,14 +17,22 @@ from ingest.cli import cli
 from ingest.settings import IndexSettings
 from ingest.store import IndexStore, stats
 from tests.conftest import HashingEmbeddings
-from tests.test_ingest import FRONT, SECTION_H, asked_for, sidecar, write_doc, write_md
+from tests.test_ingest import (
+    FRONT,
+    SECTION_H,
+    SPANISH_ALPHA,
+    asked_for,
+    sidecar,
+    write_doc,
+    write_md,
+)
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     root = tmp_path / "knowledge"
     write_doc(root, "alpha")
-    write_doc(root, "alpha", "es", {"¿Qué es alpha?": "Alpha es un documento de prueba."})
+    write_doc(root, "alpha", "es", SPANISH_ALPHA)
     return root
 
 
