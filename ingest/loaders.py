@@ -232,7 +232,9 @@ def load_document(
         raise DocumentError(
             rel, f"lang {meta.lang!r} does not match the folder {path.parent.name!r}"
         )
-    sections = split_sections(body, meta.title, first_line, rel if suffix == ".md" else "")
+    sections = split_sections(
+        body, meta.title, first_line, rel, lines_known=suffix in (".md", ".txt")
+    )
     if per_section is not None:
         sections = _sidecar_sections(rel, sections, per_section)
     if not sections:
@@ -371,24 +373,53 @@ def _validate_meta(rel: str, fields: dict[str, Any], text: str = "") -> Document
         raise DocumentError(where, "; ".join(problems)) from None
 
 
+#: Markdown as the ``.md`` path reads it: ATX headings (``## ``), ``- `` bullets, and no escapes,
+#: links or emphasis (a resident sees the words exactly as written).
+_MARKDOWNIFY: dict[str, Any] = {
+    "heading_style": "ATX",
+    "bullets": "-",
+    "strip": ["a", "b", "strong", "i", "em", "u", "span", "img", "font"],
+    "escape_asterisks": False,
+    "escape_underscores": False,
+    "escape_misc": False,
+}
+#: Word styles that mammoth does not map by itself: the "Title" style is the title (an ``<h1>``).
+_MAMMOTH_STYLES = "p[style-name='Title'] => h1:fresh\np[style-name='Subtitle'] => p:fresh"
+HEADING1_FOR_SECTIONS = (
+    "uses level-1 headings for its sections; a section heading must be level 2 (an <h2>, "
+    "Word's Heading 2) and level 1 is only the title"
+)
+
+
 def _extract_body(rel: str, path: Path, suffix: str) -> str:
-    """Turn a non-Markdown file into Markdown-like text with ``## `` headings."""
+    """Turn a non-Markdown file into the Markdown the ``.md`` path reads (``## `` sections)."""
     if suffix == ".txt":
         return _read_text(rel, path)
     if suffix in (".html", ".htm"):
-        from bs4 import BeautifulSoup
-
-        soup = BeautifulSoup(_read_text(rel, path), "html.parser")
-        for tag in soup(["script", "style", "nav", "header", "footer"]):
-            tag.decompose()
-        for h2 in soup.find_all("h2"):
-            h2.replace_with(f"\n## {h2.get_text(' ', strip=True)}\n")
-        return soup.get_text("\n")
+        return html_to_markdown(rel, _read_text(rel, path))
     if suffix == ".pdf":
         return _pdf_text(rel, path)
     if suffix == ".docx":
         return _docx_text(rel, path)
     raise DocumentError(rel, f"unsupported file type {suffix}")
+
+
+def html_to_markdown(rel: str, html: str) -> str:
+    """HTML to Markdown through markdownify: ``<h2>`` starts a section, the first ``<h1>`` before
+    it is the title and is dropped (the sidecar's ``title`` is the title), lists keep ``- ``."""
+    from bs4 import BeautifulSoup
+    from markdownify import markdownify
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["head", "title", "script", "style", "noscript", "nav", "header", "footer"]):
+        tag.decompose()
+    h1s, h2s = soup.find_all("h1"), soup.find_all("h2")
+    if not h2s and len(h1s) >= 2:
+        raise DocumentError(rel, HEADING1_FOR_SECTIONS)
+    first_h2 = h2s[0] if h2s else None
+    if h1s and (first_h2 is None or h1s[0] in first_h2.find_all_previous("h1")):
+        h1s[0].decompose()
+    return str(markdownify(str(soup), **_MARKDOWNIFY))
 
 
 def _pdf_text(rel: str, path: Path) -> str:
@@ -397,57 +428,146 @@ def _pdf_text(rel: str, path: Path) -> str:
 
     try:
         reader = PdfReader(path)
-        return "\n".join(page.extract_text() or "" for page in reader.pages)
+        if reader.is_encrypted:
+            raise DocumentError(rel, "unreadable PDF (encrypted)")
+        return pdf_to_markdown([_pdf_lines(page) for page in reader.pages])
+    except DocumentError:
+        raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as err:
         raise DocumentError(rel, f"unreadable PDF ({type(err).__name__})") from None
 
 
+def _pdf_lines(page: Any) -> list[tuple[str, float]]:
+    """A page's text lines, each with the largest font size used on it."""
+    lines: list[tuple[str, float]] = []
+    current: list[str] = []
+    size = 0.0
+
+    def visit(text: str, cm: Any, tm: Any, font: Any, font_size: float) -> None:
+        nonlocal size
+        scale = abs(float(tm[3]) * float(cm[3])) or 1.0
+        parts = text.split("\n")
+        for index, part in enumerate(parts):
+            if index:
+                _flush()
+            if part.strip():
+                current.append(part)
+                size = max(size, float(font_size) * scale)
+
+    def _flush() -> None:
+        nonlocal size
+        line = "".join(current).strip()
+        if line:
+            lines.append((line, round(size, 1)))
+        current.clear()
+        size = 0.0
+
+    page.extract_text(visitor_text=visit)
+    _flush()
+    return lines
+
+
+#: A PDF line at least this much larger than the body text is a heading.
+PDF_HEADING_RATIO = 1.15
+_PDF_BULLET = re.compile(r"^[•●▪◦‣∙·]\s*")
+
+
+def pdf_to_markdown(pages: list[list[tuple[str, float]]]) -> str:
+    """Rebuild sections from a PDF's font sizes (PDF has no heading markup).
+
+    The body size is the size most of the text uses. Lines in a larger size are headings: when
+    there are two larger sizes, the larger is the title (dropped) and the other starts sections;
+    with one, a single line of it at the very start is the title and any others start sections.
+    Lines already written as ``## ...`` stay headings; ``•`` bullets become ``- ``; wrapped lines
+    of a paragraph are joined (PDF has no paragraph markup either).
+    """
+    lines = [line for page in pages for line in page]
+    if not lines:
+        return ""
+    weight: dict[float, int] = {}
+    for text, size in lines:
+        weight[size] = weight.get(size, 0) + len(text)
+    body = max(weight, key=lambda k: weight[k])
+    larger = sorted({size for _, size in lines if size >= body * PDF_HEADING_RATIO}, reverse=True)
+    title_size = None
+    if len(larger) >= 2 or (
+        len(larger) == 1
+        and [s for _, s in lines].count(larger[0]) == 1
+        and lines[0][1] == larger[0]
+    ):
+        title_size = larger[0]
+    out: list[str] = []
+    kind = ""  # what the last output line was: "", "heading", "para" or "item"
+    for text, size in lines:
+        if size == title_size:
+            continue
+        if size in larger or _HEADING.match(text):
+            out += ["", f"## {text.lstrip('#').strip()}", ""]
+            kind = "heading"
+        elif _PDF_BULLET.match(text) or text.startswith("- "):
+            if kind == "para":
+                out.append("")
+            out.append("- " + _PDF_BULLET.sub("", text).removeprefix("- "))
+            kind = "item"
+        elif kind == "para":
+            out[-1] += " " + text  # a wrapped line of the same paragraph
+        else:
+            if kind == "item":
+                out.append("")
+            out.append(text)
+            kind = "para"
+    return "\n".join(out)
+
+
 def _docx_text(rel: str, path: Path) -> str:
+    """Word to HTML through mammoth (Heading 2 becomes ``<h2>``, lists stay lists), then to
+    Markdown by the HTML path, so both formats give the same Markdown."""
     import zipfile
 
-    import docx
+    import mammoth
 
     if not zipfile.is_zipfile(path):
         raise DocumentError(rel, "unreadable Word document (not a .docx package)")
     try:
-        document = docx.Document(str(path))
-    except Exception as err:  # python-docx and lxml raise many types for a damaged package
+        with path.open("rb") as handle:
+            html = mammoth.convert_to_html(handle, style_map=_MAMMOTH_STYLES).value
+    except Exception as err:  # mammoth, zipfile and the XML parser raise many types for damage
         raise DocumentError(rel, f"unreadable Word document ({type(err).__name__})") from None
-    lines = []
-    for paragraph in document.paragraphs:
-        style = paragraph.style.name if paragraph.style is not None else ""
-        prefix = "## " if style.lower().startswith("heading 2") else ""
-        lines.append(prefix + paragraph.text)
-    return "\n".join(lines)
+    return html_to_markdown(rel, str(html))
 
 
-def split_sections(body: str, title: str, first_line: int = 1, strict: str = "") -> list[Section]:
-    """Split text on ``## `` headings, reading each section's metadata block.
+def split_sections(
+    body: str, title: str, first_line: int = 1, strict: str = "", lines_known: bool = True
+) -> list[Section]:
+    """Split Markdown on ``## `` headings, reading each section's metadata block.
 
-    Text before the first heading goes under the title, or is an error when ``strict`` (the
-    file's path) is given, as for Markdown, where the writing rules forbid it.
+    Text before the first heading is an error when ``strict`` (the file's path) is given: the
+    writing rules put every text in a section, and the title is never one. Without ``strict`` it
+    goes under ``title``. ``lines_known`` is False for converted formats (HTML, Word, PDF), whose
+    Markdown lines are not the file's lines: errors then name the file only.
     """
     text = body.replace("\r\n", "\n")
     parts = _HEADING.split(text)
     sections = []
     lead = _clean(parts[0])
     if lead and strict:
+        skipped = parts[0][: len(parts[0]) - len(parts[0].lstrip())].count(chr(10))
+        where = f"{strict}:{first_line + skipped}" if lines_known else strict
         raise DocumentError(
-            f"{strict}:{first_line + parts[0][: len(parts[0]) - len(parts[0].lstrip())].count(chr(10))}",
-            "text before the first `## ` heading (every text belongs to a section)",
+            where, "text before the first `## ` heading (every text belongs to a section)"
         )
     if lead:
         sections.append(Section(heading=title, text=lead))
     line = first_line + parts[0].count("\n")
     for heading, section_text in zip(parts[1::2], parts[2::2], strict=True):
-        sources, asked, rest = _section_block(section_text, strict, line)
+        sources, asked, rest = _section_block(section_text, strict if lines_known else "", line)
         sections.append(
             Section(
                 heading=heading.strip(),
                 text=_clean(rest),
                 sources=sources,
                 asked=asked,
-                line=line,
+                line=line if lines_known else 0,
             )
         )
         line += section_text.count("\n")
