@@ -9,7 +9,7 @@ A section becomes two kinds of index entries:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -74,7 +74,7 @@ def _section_metadata(
     }
 
 
-def is_question(chunk_metadata: dict[str, object]) -> bool:
+def is_question(chunk_metadata: Mapping[str, object]) -> bool:
     """True for a question entry (a heading or an ``asked:`` phrasing), False for a passage."""
     return chunk_metadata.get("kind") == QUESTION
 

@@ -115,6 +115,26 @@ class Hit:
     score: float
 
 
+#: Metadata keys that say nothing about a document's content (bookkeeping of the index itself).
+_BOOKKEEPING = frozenset({"hash", "embed_hash"})
+
+
+@dataclass(frozen=True)
+class DocumentChange:
+    """What a build changes in one document, and why."""
+
+    key: str  # lang/id
+    status: str  # "added", "updated" or "removed"
+    reason: str  # e.g. "text of 'Who can help?'", "metadata: last_verified", "path only"
+    to_embed: int = 0  # index entries that need a new vector
+
+    def describe(self) -> str:
+        """One line for the build report."""
+        embed = f"{self.to_embed} to embed" if self.to_embed else "nothing to embed"
+        reason = f"{self.reason}; " if self.reason else ""
+        return f"{self.key}: {self.status} ({reason}{embed})"
+
+
 @dataclass
 class SyncPlan:
     """What a build would change, per document and per chunk."""
@@ -131,6 +151,7 @@ class SyncPlan:
     chunks_removed: int = 0
     full_rebuild: bool = False
     reason: str = ""
+    changes: list[DocumentChange] = field(default_factory=list)  # changed documents, in order
 
     @property
     def has_changes(self) -> bool:
@@ -151,6 +172,40 @@ def embed_hash(chunk: Chunk | StoredChunk, model: str) -> str:
     kind = chunk.metadata.get("kind", PASSAGE)
     text = embedding_text(chunk.text, str(chunk.metadata["section"]), kind)
     return hashlib.sha256(f"{model}\n{kind}\n{text}".encode()).hexdigest()[:32]
+
+
+def _why_changed(
+    chunks: Sequence[Chunk],
+    old: dict[str, dict[str, Any]],
+    old_ids: set[str],
+    embed_ids: set[str],
+) -> str:
+    """Why a document's entries differ from the index: its text, its metadata, or its path only."""
+    reasons = []
+    new_text = [str(c.metadata["section"]) for c in chunks if c.id in embed_ids]
+    if new_text:
+        sections = ", ".join(repr(h) for h in dict.fromkeys(new_text))
+        reasons.append(f"text of {sections}")
+    ids = {c.id for c in chunks}
+    if ids - old_ids or old_ids - ids:
+        reasons.append(f"entries {len(old_ids)} -> {len(ids)}")
+    keys: set[str] = set()
+    for chunk in chunks:
+        before = old.get(chunk.id)
+        if before is None:
+            continue
+        keys |= {
+            k
+            for k in set(chunk.metadata) | (set(before) - _BOOKKEEPING)
+            if k not in _BOOKKEEPING and before.get(k) != chunk.metadata.get(k)
+        }
+    if keys == {"path"} and not reasons:
+        return "path only"
+    if not new_text:
+        keys.discard("section")  # a heading change shows as text above
+    if keys:
+        reasons.append("metadata: " + ", ".join(sorted(keys)))
+    return "; ".join(reasons)
 
 
 class IndexStore:
@@ -320,16 +375,29 @@ class IndexStore:
             else:
                 plan.to_embed.append(chunk)
 
+        embed_ids = {c.id for c in plan.to_embed}
         for key, doc_chunks in new_docs.items():
+            to_embed = sum(1 for c in doc_chunks if c.id in embed_ids)
             if key not in old_docs:
                 plan.added_docs.append(key)
+                plan.changes.append(DocumentChange(key, "added", "new document", to_embed))
             elif {c.id for c in doc_chunks} == old_docs[key] and all(
                 old[c.id].get("hash") == c.metadata["hash"] for c in doc_chunks
             ):
                 plan.unchanged_docs.append(key)
+                if to_embed:  # same content, but no vector to reuse (e.g. another model)
+                    plan.changes.append(DocumentChange(key, "re-embedded", plan.reason, to_embed))
             else:
                 plan.updated_docs.append(key)
+                reason = _why_changed(doc_chunks, old, old_docs[key], embed_ids)
+                plan.changes.append(DocumentChange(key, "updated", reason, to_embed))
         plan.removed_docs = sorted(set(old_docs) - set(new_docs))
+        plan.changes += [DocumentChange(k, "removed", "") for k in plan.removed_docs]
+        if plan.full_rebuild and info is not None:
+            # every document is written again; say why instead of calling them all new
+            plan.changes = [
+                DocumentChange(c.key, "re-embedded", plan.reason, c.to_embed) for c in plan.changes
+            ]
         wanted = {c.id for c in chunks}
         plan.chunks_removed = sum(1 for cid in old if cid not in wanted)
         return plan
@@ -340,7 +408,7 @@ class IndexStore:
         chunks: Sequence[Chunk],
         embed: Callable[[list[str]], list[list[float]]],
         model: str,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
         embed_questions: Callable[[list[str]], list[list[float]]] | None = None,
         guard: Callable[[], None] | None = None,
     ) -> IndexInfo:
@@ -371,6 +439,9 @@ class IndexStore:
 
         dimension = 0
         new_vectors: dict[str, list[float]] = {}
+        done = 0
+        if progress is not None:
+            progress(0, len(todo))
         for batch in _batches(todo, 64):
             for kind_is_question in (False, True):
                 part = [c for c in batch if is_question(c.metadata) == kind_is_question]
@@ -383,8 +454,9 @@ class IndexStore:
                 vecs = embed_questions(texts) if kind_is_question else embed(texts)
                 for chunk, vec in zip(part, vecs, strict=True):
                     new_vectors[chunk.id] = vec
+            done += len(batch)
             if progress is not None:
-                progress(len(batch))
+                progress(done, len(todo))
             if guard is not None:
                 guard()
 

@@ -58,7 +58,7 @@ def build(
     rebuild: bool = False,
     dry_run: bool = False,
     embedder: Embeddings | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     store: IndexStore | None = None,
 ) -> BuildResult:
     """Validate every document, then sync the index; the model loads only if something changed."""
