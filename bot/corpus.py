@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from ingest.chunking import is_question
+from ingest.record import ChunkMeta
 from ingest.store import IndexInfo, StoredChunk
 
 _TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
@@ -259,33 +259,32 @@ class Corpus:
         self.info = info
         grouped: dict[str, list[StoredChunk]] = {}
         asked: dict[str, list[StoredChunk]] = {}
+        metas: dict[str, ChunkMeta] = {}
         for chunk in chunks:
-            m = chunk.metadata
-            key = f"{m['lang']}/{m['doc_id']}#{m['section_index']}"
-            (asked if is_question(m) else grouped).setdefault(key, []).append(chunk)
+            m = metas[chunk.id] = ChunkMeta.from_chroma(chunk.metadata)
+            (asked if m.is_question else grouped).setdefault(m.section_key, []).append(chunk)
         self.sections: dict[str, SectionRecord] = {}
         self.chunk_section: dict[str, str] = {}
         for key, parts in grouped.items():
-            parts.sort(key=lambda c: int(c.metadata.get("chunk_index", 0)))
-            m = parts[0].metadata
-            urls = str(m.get("source_urls", "")).split("\n")
-            titles = str(m.get("source_titles", "")).split("\n")
+            parts.sort(key=lambda c: metas[c.id].chunk_index)
+            m = metas[parts[0].id]
+            first = m.first_source
             self.sections[key] = SectionRecord(
                 key=key,
-                lang=str(m["lang"]),
-                doc_id=str(m["doc_id"]),
-                index=int(m["section_index"]),
-                title=str(m["title"]),
-                heading=str(m["section"]),
+                lang=m.lang,
+                doc_id=m.doc_id,
+                index=m.section_index,
+                title=m.title,
+                heading=m.section,
                 text=_join_chunks([p.text for p in parts]),
-                url=urls[0],
-                source=str(m.get("path", "")),
-                checked_on=str(m.get("last_verified", "")),
-                summary=str(m.get("summary", "")),
-                urgent=bool(m.get("urgent", False)),
+                url=first.url if first else "",
+                source=m.path,
+                checked_on=m.last_verified,
+                summary=m.summary,
+                urgent=m.urgent,
                 chunk_ids=tuple(p.id for p in parts),
-                source_title=titles[0],
-                awaiting_native_review=bool(m.get("awaiting_native_review", False)),
+                source_title=first.title if first else "",
+                awaiting_native_review=m.awaiting_native_review,
             )
             for part in parts:
                 self.chunk_section[part.id] = key

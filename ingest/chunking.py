@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from ingest.record import PASSAGE, QUESTION, ChunkKind, ChunkMeta, SourceRef
 from ingest.schema import Chunk, Document, Section, content_hash
 
 #: Sections are written to be short; this only splits the rare long one (or a PDF page).
 CHUNK_SIZE = 1200
 CHUNK_OVERLAP = 150
-PASSAGE = "passage"
-QUESTION = "question"
+__all__ = ["PASSAGE", "QUESTION", "chunk_documents", "chunk_meta", "embedding_text", "is_question"]
 
 
 def chunk_documents(documents: Iterable[Document]) -> list[Chunk]:
@@ -30,15 +30,17 @@ def chunk_documents(documents: Iterable[Document]) -> list[Chunk]:
     chunks: list[Chunk] = []
     for doc in documents:
         for s_index, section in enumerate(doc.sections):
-            base = _section_metadata(doc, section, s_index)
-            pieces = [(PASSAGE, p) for p in splitter.split_text(section.text)]
+            pieces: list[tuple[ChunkKind, str]] = [
+                (PASSAGE, p) for p in splitter.split_text(section.text)
+            ]
             questions = dict.fromkeys([section.heading, *section.asked])  # in order, no repeats
             pieces += [(QUESTION, q) for q in questions]
             counters = {PASSAGE: 0, QUESTION: 0}
             for kind, piece in pieces:
                 index = counters[kind]
                 counters[kind] += 1
-                metadata = {**base, "kind": kind, "chunk_index": index}
+                record = chunk_meta(doc, section, s_index, kind, index)
+                metadata = record.to_chroma()
                 metadata["hash"] = content_hash(piece, metadata)
                 suffix = f"{index}" if kind == PASSAGE else f"q{index}"
                 chunk_id = f"{doc.meta.lang}/{doc.meta.id}#{s_index}.{suffix}"
@@ -46,32 +48,33 @@ def chunk_documents(documents: Iterable[Document]) -> list[Chunk]:
     return chunks
 
 
-def _section_metadata(
-    doc: Document, section: Section, index: int
-) -> dict[str, str | int | float | bool]:
+def chunk_meta(
+    doc: Document, section: Section, index: int, kind: ChunkKind, chunk_index: int
+) -> ChunkMeta:
+    """The typed metadata of one index entry of a section."""
     meta = doc.meta
     # the section's own sources, in its order (the first is the one a citation links); a section
     # without a `sources:` line (only outside `ingest check`) falls back to the document's list
     ids = list(section.sources) or [s.id for s in meta.sources]
     sources = [s for i in ids if (s := meta.source(i)) is not None]
-    return {
-        "doc_id": meta.id,
-        "lang": meta.lang,
-        "title": meta.title,
-        "section": section.heading,
-        "section_index": index,
-        "source_urls": "\n".join(str(s.url) for s in sources),
-        "source_titles": "\n".join(s.title for s in sources),
-        "source_kinds": "\n".join(s.kind for s in sources),
-        "jurisdiction": meta.jurisdiction,
-        "topics": ",".join(meta.topics),
-        "summary": meta.summary or "",
-        "last_verified": meta.last_verified.isoformat(),
-        "path": doc.path,
-        "urgent": meta.urgent,
-        "reviewer": meta.reviewer or "",
-        "awaiting_native_review": meta.awaiting_native_review,
-    }
+    return ChunkMeta(
+        doc_id=meta.id,
+        lang=meta.lang,
+        title=meta.title,
+        section=section.heading,
+        section_index=index,
+        kind=kind,
+        chunk_index=chunk_index,
+        sources=tuple(SourceRef(str(s.url), s.title, s.kind) for s in sources),
+        jurisdiction=meta.jurisdiction,
+        topics=tuple(meta.topics),
+        summary=meta.summary or "",
+        last_verified=meta.last_verified.isoformat(),
+        path=doc.path,
+        urgent=meta.urgent,
+        reviewer=meta.reviewer or "",
+        awaiting_native_review=meta.awaiting_native_review,
+    )
 
 
 def is_question(chunk_metadata: Mapping[str, object]) -> bool:
