@@ -245,9 +245,13 @@ def render_preview(document: Document) -> str:
 @cli.command(name="stats")
 @click.pass_context
 def stats_command(ctx: click.Context) -> None:
-    """Documents and chunks per language, the embedding model, and when it was built."""
+    """Documents and chunks per language, coverage against English, stale and unreviewed
+    documents, the embedding model, and when it was built (JSON)."""
+    settings = _settings(ctx)
     try:
-        click.echo(dumps(stats(IndexStore.connect(_settings(ctx)))))
+        click.echo(
+            dumps(stats(IndexStore.connect(settings), stale_after_days=settings.stale_after_days))
+        )
     except IndexError_ as err:
         _fail(str(err))
 

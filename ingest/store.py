@@ -21,13 +21,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ingest.chunking import PASSAGE, embedding_text, is_question
 from ingest.lock import IngestBusy
+from ingest.record import ChunkMeta
 from ingest.schema import Chunk
 from ingest.settings import IndexSettings
 
@@ -682,19 +683,43 @@ def _short(err: BaseException) -> str:
     return text[:200]
 
 
-def stats(store: IndexStore) -> dict[str, Any]:
-    """Documents and chunks per language, the model, and when the index was built."""
+def stats(
+    store: IndexStore, today: date | None = None, stale_after_days: int = 180
+) -> dict[str, Any]:
+    """What a maintainer can act on: documents and chunks per language, coverage of each language
+    against English, stale documents, documents no attorney has reviewed, and translations
+    awaiting native review. Counts and document keys only."""
     info = store.require_active()
+    today = today or date.today()
     per_lang: dict[str, dict[str, Any]] = {}
+    documents: dict[str, ChunkMeta] = {}
     for chunk in store.chunks(info):
-        lang = str(chunk.metadata.get("lang"))
-        entry = per_lang.setdefault(lang, {"documents": set(), "chunks": 0})
-        entry["documents"].add(chunk.metadata.get("doc_id"))
+        record = ChunkMeta.from_chroma(chunk.metadata)
+        entry = per_lang.setdefault(record.lang, {"documents": set(), "chunks": 0})
+        entry["documents"].add(record.doc_id)
         entry["chunks"] += 1
+        documents.setdefault(record.doc_key, record)
+    english = per_lang.get("en", {}).get("documents", set())
     languages = {
-        lang: {"documents": len(v["documents"]), "chunks": v["chunks"]}
+        lang: {
+            "documents": len(v["documents"]),
+            "chunks": v["chunks"],
+            "coverage_of_english": (
+                round(len(v["documents"] & english) / len(english), 3) if english else None
+            ),
+        }
         for lang, v in sorted(per_lang.items())
     }
+    stale: list[dict[str, Any]] = []
+    for key, record in sorted(documents.items()):
+        try:
+            checked = date.fromisoformat(record.last_verified)
+        except ValueError:
+            stale.append({"document": key, "last_verified": record.last_verified, "days": None})
+            continue
+        days = (today - checked).days
+        if days > stale_after_days:
+            stale.append({"document": key, "last_verified": record.last_verified, "days": days})
     return {
         "model": info.model,
         "dimension": info.dimension,
@@ -703,6 +728,14 @@ def stats(store: IndexStore) -> dict[str, Any]:
         "languages": languages,
         "documents": info.documents,
         "chunks": info.chunks,
+        # English and Spanish hold every document: these have no Spanish twin in the index
+        "missing_in_spanish": sorted(english - per_lang.get("es", {}).get("documents", set())),
+        "stale": stale,
+        "stale_after_days": stale_after_days,
+        "unreviewed_by_attorney": sum(1 for r in documents.values() if not r.reviewer),
+        "awaiting_native_review": sorted(
+            k for k, r in documents.items() if r.awaiting_native_review
+        ),
     }
 
 

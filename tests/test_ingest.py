@@ -636,8 +636,8 @@ def test_real_model_query_through_cli(tmp_path: Path, corpus: Path) -> None:
     data = json.loads(stats_result.output)
     assert data["model"] == E5_MODEL_NAME and data["dimension"] == 384
     assert data["languages"] == {
-        "en": {"documents": 3, "chunks": 6 * ENTRIES_PER_SECTION},
-        "es": {"documents": 1, "chunks": 2 * ENTRIES_PER_SECTION},
+        "en": {"documents": 3, "chunks": 6 * ENTRIES_PER_SECTION, "coverage_of_english": 1.0},
+        "es": {"documents": 1, "chunks": 2 * ENTRIES_PER_SECTION, "coverage_of_english": 0.333},
     }
 
 

@@ -188,3 +188,32 @@ def test_terminal_progress_shows_count_and_eta() -> None:
     shown = output.getvalue()
     assert "64/220" in shown and "ETA" in shown
     progress(220, 220)
+
+
+def test_stats_name_stale_unreviewed_and_missing_documents(
+    corpus: Path, settings: IndexSettings
+) -> None:
+    from datetime import date
+
+    from ingest.store import IndexStore, stats
+
+    beta = corpus / "en" / "beta.md"
+    beta.write_text(beta.read_text("utf-8").replace("2026-11-25", "2026-01-02"), "utf-8")
+    alpha = corpus / "en" / "alpha.md"
+    alpha.write_text(
+        alpha.read_text("utf-8").replace("last_verified:", 'reviewer: "A. Lawyer"\nlast_verified:'),
+        "utf-8",
+    )
+    sync.build(settings, corpus, embedder=CountingEmbeddings())
+    data = stats(IndexStore.connect(settings), today=date(2026, 11, 26), stale_after_days=180)
+    assert data["languages"] == {
+        "en": {"documents": 2, "chunks": 4 * ENTRIES_PER_SECTION, "coverage_of_english": 1.0},
+        "es": {"documents": 1, "chunks": 2 * ENTRIES_PER_SECTION, "coverage_of_english": 0.5},
+    }
+    assert data["missing_in_spanish"] == ["beta"]
+    assert data["stale"] == [{"document": "en/beta", "last_verified": "2026-01-02", "days": 328}]
+    assert data["unreviewed_by_attorney"] == 2  # es/alpha and en/beta
+    assert data["awaiting_native_review"] == []
+
+    result = CliRunner().invoke(cli, ["stats"], env={"KYR_DATA_DIR": str(settings.data_dir)})
+    assert result.exit_code == 0 and '"missing_in_spanish": [\n    "beta"\n  ]' in result.output
