@@ -106,16 +106,15 @@ def scan(root: Path) -> Scan:
             entry = here / name
             if name.startswith(".") or not entry.is_symlink():
                 continue
-            target = entry.resolve()
-            if not _inside(target, real_root):
+            # a link to a folder inside is not followed: the walk reaches its files directly
+            # (following it could loop); a link to a folder outside is refused
+            if not _inside(entry.resolve(), real_root):
                 errors.append(
                     DocumentError(
                         entry.as_posix(),
                         "symlink to a folder outside the knowledge folder; refused",
                     )
                 )
-            else:
-                files.extend(p for p in scan(entry).files if _inside(p.resolve(), real_root))
         dirnames[:] = sorted(d for d in dirnames if not (here / d).is_symlink())
         for name in sorted(filenames):
             if not _is_candidate(name):

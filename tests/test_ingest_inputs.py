@@ -381,3 +381,10 @@ def test_a_damaged_embedded_index_says_how_to_repair_it(
         assert "Traceback" not in result.output
         assert f"move {settings.chroma_dir} aside" in result.output, result.output
     assert failed
+
+
+def test_a_symlink_loop_inside_the_folder_ends(corpus: Path, settings: IndexSettings) -> None:
+    (corpus / "en" / "loop").symlink_to(corpus, target_is_directory=True)
+    report = check(corpus, settings)
+    assert report.ok, [str(e) for e in report.errors]
+    assert sorted(d.key for d in report.documents) == ["en/alpha", "es/alpha"]
