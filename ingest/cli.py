@@ -68,7 +68,7 @@ def build(ctx: click.Context, folder: Path | None, rebuild: bool, dry_run: bool)
         click.echo("dry run: nothing was changed; a build would do this:")
     for change in result.plan.changes:
         click.echo(change.describe())
-    click.echo(_summary(result.plan, result.seconds))
+    click.echo(build_summary(result.plan, result.seconds))
     if result.info is not None:
         click.echo(
             f"index {result.info.collection}: {result.info.documents} documents, "
@@ -142,10 +142,14 @@ class PlainProgress:
         print(line, file=self.stream, flush=True)
 
 
-def _summary(plan: SyncPlan, seconds: float) -> str:
+def build_summary(plan: SyncPlan, seconds: float) -> str:
     note = f" ({plan.reason})" if plan.reason else ""
+    quiet = sum(1 for c in plan.changes if c.status == "updated" and not c.to_embed)
+    updated = f"{len(plan.updated_docs)} updated"
+    if quiet:
+        updated += f" ({quiet} only in metadata or path: nothing re-embedded)"
     return (
-        f"documents: {len(plan.added_docs)} added, {len(plan.updated_docs)} updated, "
+        f"documents: {len(plan.added_docs)} added, {updated}, "
         f"{len(plan.unchanged_docs)} unchanged, {len(plan.removed_docs)} removed\n"
         f"chunks: {plan.chunks_added} added, {plan.chunks_updated} updated, "
         f"{plan.chunks_unchanged} unchanged, {plan.chunks_removed} removed; "

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingest import sync
-from ingest.cli import PlainProgress, RichProgress, cli
+from ingest.cli import PlainProgress, RichProgress, build_summary, cli
 from ingest.settings import IndexSettings
 from tests.test_ingest import (
     CODE_URL,
@@ -133,6 +133,10 @@ def test_dry_run_says_per_document_what_changes_and_why(
     before = embedder.embedded
     result = sync.build(settings, moved, embedder=embedder)
     assert embedder.embedded == before and len(result.plan.updated_docs) == 3
+    assert build_summary(result.plan, result.seconds).startswith(
+        "documents: 0 added, 3 updated (3 only in metadata or path: nothing re-embedded), "
+        "0 unchanged, 0 removed\n"
+    )
 
     # a re-check date (metadata only), a changed sentence (text), a new and a removed document
     alpha = moved / "en" / "alpha.md"
