@@ -388,3 +388,35 @@ def test_a_symlink_loop_inside_the_folder_ends(corpus: Path, settings: IndexSett
     report = check(corpus, settings)
     assert report.ok, [str(e) for e in report.errors]
     assert sorted(d.key for d in report.documents) == ["en/alpha", "es/alpha"]
+
+
+@pytest.mark.server
+def test_a_build_whose_lease_was_taken_over_does_not_move_the_pointer(
+    corpus: Path, tmp_path: Path, chroma_server: str
+) -> None:
+    from ingest.lock import IngestBusy
+
+    settings = IndexSettings(
+        data_dir=tmp_path / "a", chroma_url=chroma_server, collection_prefix=f"t{os.getpid()}o"
+    )
+    first = sync.build(settings, corpus, embedder=HashingEmbeddings())
+    assert first.info is not None
+    store = IndexStore.connect(settings)
+
+    class Thief(HashingEmbeddings):
+        """While this build embeds, another host takes its lease (as after a long stall)."""
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            if store.lock_name in store.collection_names():
+                store.client.delete_collection(store.lock_name)
+                store.client.create_collection(
+                    store.lock_name,
+                    embedding_function=None,
+                    metadata={"kind": "lock", "owner": "other-host:1:x", "expires": 9e12},
+                )
+            return super().embed_documents(texts)
+
+    with pytest.raises(IngestBusy, match="taken over"):
+        sync.build(settings, corpus, embedder=Thief(), rebuild=True)
+    assert store.require_active() == first.info
+    store.client.delete_collection(store.lock_name)
