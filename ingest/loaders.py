@@ -1,8 +1,11 @@
 """Read knowledge files into validated :class:`Document` objects, one clear error per bad file.
 
 Markdown carries its fields in YAML front matter; .txt, .html, .pdf and .docx carry them in a
-sidecar ``<file>.meta.yaml``. In every format a ``## `` heading (an ``<h2>`` in HTML, a
-"Heading 2" paragraph in Word) starts a citable section.
+sidecar ``<file>.meta.yaml``. Every format becomes the Markdown a ``.md`` file holds, through
+maintained converters (markdownify for HTML, mammoth then the HTML path for Word, pypdf's font sizes
+for PDF), and in every format a level-2 heading (``## ``, an ``<h2>``, Word's "Heading 2", a PDF
+line in the section-heading font size) starts a citable section; level 1 is the title and never a
+section. Any error is one :class:`DocumentError` line naming the file (and line where known).
 
 In Markdown, each section's metadata sits in an HTML comment on the line after its heading (never
 quoted to residents)::
