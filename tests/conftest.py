@@ -9,7 +9,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +34,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("KYR_") or name == "TELEGRAM_BOT_TOKEN":
             monkeypatch.delenv(name)
     monkeypatch.setenv("KYR_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("KYR_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
@@ -134,3 +138,38 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server (from the `pgserver` wheel) on a Unix socket in a temporary
+    directory, once per session; yields the URL of its ``postgres`` database."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
+        import pgserver
+
+    # A short path: a Unix socket path is limited to about 100 bytes.
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="kyr-pg-"), cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the session's server for one test; dropped afterwards."""
+    import sqlalchemy as sa
+
+    from bot.db import database_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(database_url(postgres_server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield database_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
