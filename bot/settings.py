@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -15,7 +16,8 @@ from ingest.settings import IndexSettings
 class BotSettings(IndexSettings):
     """Everything the bot reads from the environment. Built once in ``main()``."""
 
-    model_config = SettingsConfigDict(env_prefix="KYR_", extra="ignore")
+    # hide_input_in_errors: a mistyped secret must not be printed in the error
+    model_config = SettingsConfigDict(env_prefix="KYR_", extra="ignore", hide_input_in_errors=True)
 
     telegram_bot_token: SecretStr | None = Field(
         None,
@@ -37,7 +39,6 @@ class BotSettings(IndexSettings):
         None,
         description="Secret token Telegram sends back on webhook calls (1-256 of A-Z a-z 0-9 _ -); "
         "generated at start if unset, which only works with one replica.",
-        pattern=r"^[A-Za-z0-9_-]{1,256}$",
     )
     replicas: int = Field(
         1,
@@ -52,6 +53,12 @@ class BotSettings(IndexSettings):
     )
     webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
     webhook_port: int = Field(8443, description="Port the webhook server listens on.")
+    webhook_answer_s: float = Field(
+        50.0,
+        gt=0,
+        description="A webhook request is answered once its update is handled, or after this many "
+        "seconds (keeps each chat in order across replicas).",
+    )
     state_url: str | None = Field(
         None,
         description="Database of the bot's state: unset = SQLite at data_dir/state.sqlite3 (one "
@@ -101,6 +108,15 @@ class BotSettings(IndexSettings):
     def state_database_url(self) -> str:
         """``state_url``, or the SQLite file under ``data_dir``."""
         return self.state_url or f"sqlite:///{self.data_dir / 'state.sqlite3'}"
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -1,0 +1,250 @@
+"""End to end: two `python -m bot serve` replicas in webhook mode, one PostgreSQL, one Chroma server.
+
+The test plays Telegram: it posts each chat's updates one at a time, waiting for the webhook's
+answer before the next (as Telegram does), alternating replicas, many chats at once; replies go
+to the fake Bot API. It checks every question answered in order, rate limits exact across
+replicas, /forget effective everywhere, one setWebhook for both, and no personal data in either
+replica's log or in the database. ``KYR_REPLICA_CHATS`` scales it (200 for issue 15's figure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+from bot.engine import Engine
+from bot.settings import BotSettings
+from bot.state import State
+from bot.tg.format import format_reply, format_text
+from bot.ui_texts import ui
+from ingest import sync
+from ingest.embedder import E5Embeddings
+from tests.bench_telegram import QUESTIONS
+from tests.conftest import KNOWLEDGE, free_port
+from tests.fake_bot_api import TOKEN, FakeBotApi
+from tests.telegram_harness import fake_api
+
+pytestmark = [pytest.mark.postgres, pytest.mark.server, pytest.mark.slow]
+
+STATE_SECRET = "replica-state-secret-0123456789"
+WEBHOOK_SECRET = "replica-webhook-secret"
+HOOK_URL = "https://kyr.example.org/telegram/hook"
+CHATS = int(os.environ.get("KYR_REPLICA_CHATS", "40"))
+MARKER = f"zqx{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module")
+def server_index(
+    chroma_server: str, real_embedder: E5Embeddings, tmp_path_factory: pytest.TempPathFactory
+) -> BotSettings:
+    """The real knowledge/ folder ingested into the Chroma server."""
+    settings = BotSettings(
+        data_dir=tmp_path_factory.mktemp("ingest") / "var",
+        knowledge_dir=KNOWLEDGE,
+        chroma_url=chroma_server,
+        collection_prefix=f"rep{uuid.uuid4().hex[:6]}",
+    )
+    sync.build(settings, embedder=real_embedder)
+    return settings
+
+
+@contextlib.contextmanager
+def replicas(count: int, env: dict[str, str], tmp_path: Path) -> Iterator[list[tuple[str, Path]]]:
+    """``count`` bot processes; yields (webhook URL, log file) for each."""
+    procs: list[subprocess.Popen[bytes]] = []
+    out: list[tuple[str, Path]] = []
+    try:
+        for i in range(count):
+            port = free_port()
+            log = tmp_path / f"replica{i}.log"
+            with log.open("wb") as sink:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "bot", "serve"],
+                        env={
+                            **env,
+                            "KYR_DATA_DIR": str(tmp_path / f"replica{i}"),
+                            "KYR_WEBHOOK_PORT": str(port),
+                        },
+                        stdout=sink,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            out.append((f"http://127.0.0.1:{port}/telegram/hook", log))
+        yield out
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def wait_ready(client: httpx.AsyncClient, url: str, log: Path) -> None:
+    """Until the replica's webhook answers (403 without the secret)."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if (await client.post(url, json={})).status_code == 403:
+                return
+        await asyncio.sleep(0.5)
+    pytest.fail(f"replica did not start: {log.read_text()[-2000:]}")
+
+
+@contextlib.asynccontextmanager
+async def telegram(
+    urls: list[str],
+) -> AsyncIterator[Any]:
+    """``post(update, replica)``: deliver one update and wait for the webhook's answer."""
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=64)) as client:
+        gate = asyncio.Semaphore(40)  # Telegram's default max_connections per webhook
+
+        async def post(update: dict[str, Any], replica: int) -> int:
+            async with gate:
+                response = await client.post(
+                    urls[replica % len(urls)],
+                    json=update,
+                    headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
+                )
+            return response.status_code
+
+        yield post
+
+
+def who(chat: int) -> dict[str, Any]:
+    """A user with names that carry the marker, for the log check."""
+    return {"username": f"u{MARKER}{chat}", "first_name": f"Name{MARKER}", "last_name": MARKER}
+
+
+async def test_two_replicas_on_postgres(
+    server_index: BotSettings,
+    postgres_url: str,
+    real_embedder: E5Embeddings,
+    tmp_path: Path,
+) -> None:
+    engine = Engine(server_index, embedder=real_embedder)
+    engine.warm_up()
+    expected = [format_reply(engine.answer(f"{q} {MARKER}")) for q in QUESTIONS]
+    async with fake_api() as fake:
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "KYR_TELEGRAM_API_URL": fake.base_url,
+            "KYR_WEBHOOK_URL": HOOK_URL,
+            "KYR_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "KYR_WEBHOOK_LISTEN": "127.0.0.1",
+            "KYR_REPLICAS": "2",
+            "KYR_STATE_URL": postgres_url,
+            "KYR_STATE_SECRET": STATE_SECRET,
+            "KYR_CHROMA_URL": server_index.chroma_url or "",
+            "KYR_COLLECTION_PREFIX": server_index.collection_prefix,
+            "KYR_CONFIG_DIR": str(tmp_path / "no-config"),
+            "ANONYMIZED_TELEMETRY": "False",
+        }
+        with replicas(2, env, tmp_path) as running:
+            urls = [url for url, _ in running]
+            async with httpx.AsyncClient() as client:
+                await asyncio.gather(*(wait_ready(client, url, log) for url, log in running))
+            async with telegram(urls) as post:
+                await _answered_in_order(fake, post, expected)
+                await _rate_limit_is_exact(fake, post)
+                await _forget_everywhere(fake, post, postgres_url)
+            # both replicas serve one webhook, registered once, with the shared secret
+            assert len(fake.of("setWebhook")) == 1
+            assert fake.of("setWebhook")[0].params["secret_token"] == WEBHOOK_SECRET
+        logs = "\n".join(log.read_text(errors="replace") for _, log in running)
+    assert "Traceback" not in logs, logs[-3000:]
+    for needle in (MARKER, TOKEN.split(":")[1], *(str(1_900_000_000 + i) for i in range(CHATS))):
+        assert needle not in logs
+    _nothing_personal_in(postgres_url, [1_900_000_000 + i for i in range(CHATS)])
+
+
+async def _answered_in_order(fake: FakeBotApi, post: Any, expected: list[list[str]]) -> None:
+    """CHATS chats × 5 questions, each chat's questions alternating between the replicas."""
+    chats = [1_900_000_000 + i for i in range(CHATS)]
+
+    async def converse(chat: int) -> None:
+        for n, question in enumerate(QUESTIONS):
+            update = fake.message(chat, f"{question} {MARKER}", user_extra=who(chat))
+            assert await post(update, chat + n) == 200
+
+    started = time.monotonic()
+    await asyncio.gather(*(converse(c) for c in chats))
+    elapsed = time.monotonic() - started
+    want = [text for reply in expected for text in reply]
+    wrong = [c for c in chats if fake.texts(c) != want]
+    print(f"\n{CHATS} chats x {len(QUESTIONS)} questions over 2 replicas: {elapsed:.1f} s")
+    assert not wrong, f"{len(wrong)} chats not answered in order, e.g. {fake.texts(wrong[0])}"
+
+
+async def _rate_limit_is_exact(fake: FakeBotApi, post: Any) -> None:
+    """Fourteen messages per chat across both replicas: ten served, one notice, then silence."""
+    chats = [1_900_100_000 + i for i in range(10)]
+    photo = [{"file_id": "f", "file_unique_id": "f", "width": 1, "height": 1}]
+
+    async def flood(chat: int) -> None:
+        for n in range(14):
+            update = fake.message(chat, None, photo=photo, user_extra=who(chat))
+            assert await post(update, n) == 200
+
+    await asyncio.gather(*(flood(c) for c in chats))
+    please = format_text(ui("type_question", "en"))
+    notice = format_text(ui("rate_limited", "en"))
+    for chat in chats:
+        assert fake.texts(chat) == please * 10 + notice, chat
+
+
+async def _forget_everywhere(fake: FakeBotApi, post: Any, url: str) -> None:
+    """A language chosen through one replica, /forget through the other: gone for both."""
+    chat = 1_900_200_000
+    state = State.open(
+        BotSettings(state_url=url).model_copy(update={"state_secret": SecretStr(STATE_SECRET)})
+    )
+    try:
+        assert await post(fake.message(chat, "/start es", user_extra=who(chat)), 0) == 200
+        assert state.language(chat) == "es"
+        assert await post(fake.message(chat, "/forget", user_extra=who(chat)), 1) == 200
+        assert state.language(chat) is None
+        assert fake.texts(chat)[-1:] == format_text(ui("forgotten", "es"))
+        assert state.key(chat) not in _dump(url)
+    finally:
+        state.close()
+
+
+def _dump(url: str) -> list[str]:
+    engine = sa.create_engine(url)
+    try:
+        meta = sa.MetaData()
+        meta.reflect(engine)
+        with engine.connect() as conn:
+            return [
+                str(v)
+                for t in meta.sorted_tables
+                for row in conn.execute(sa.select(t))
+                for v in row
+            ]
+    finally:
+        engine.dispose()
+
+
+def _nothing_personal_in(url: str, chats: list[int]) -> None:
+    values = _dump(url)
+    assert values  # rate counters and the webhook claim are there
+    for value in values:
+        assert MARKER not in value
+        assert not any(str(chat) in value for chat in chats[:50])
