@@ -24,20 +24,21 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
+from telegram import Update
 
 from bot.engine import Engine
 from bot.settings import BotSettings
 from bot.state import State
+from bot.tg.app import build_application, webhook_options
 from bot.tg.format import format_reply, format_text
+from bot.tg.webhook import AnsweredQueue, SkipWebhookRegistration, registers_webhook
 from bot.ui_texts import ui
 from ingest import sync
 from ingest.embedder import E5Embeddings
 from tests.bench_telegram import QUESTIONS
-from tests.conftest import KNOWLEDGE, free_port
+from tests.conftest import KNOWLEDGE, HashingEmbeddings, free_port
 from tests.fake_bot_api import TOKEN, FakeBotApi
-from tests.telegram_harness import fake_api
-
-pytestmark = [pytest.mark.postgres, pytest.mark.server, pytest.mark.slow]
+from tests.telegram_harness import bot_settings, fake_api
 
 STATE_SECRET = "replica-state-secret-0123456789"
 WEBHOOK_SECRET = "replica-webhook-secret"
@@ -131,6 +132,9 @@ def who(chat: int) -> dict[str, Any]:
     return {"username": f"u{MARKER}{chat}", "first_name": f"Name{MARKER}", "last_name": MARKER}
 
 
+@pytest.mark.postgres
+@pytest.mark.server
+@pytest.mark.slow
 async def test_two_replicas_on_postgres(
     server_index: BotSettings,
     postgres_url: str,
@@ -248,3 +252,93 @@ def _nothing_personal_in(url: str, chats: list[int]) -> None:
     for value in values:
         assert MARKER not in value
         assert not any(str(chat) in value for chat in chats[:50])
+
+
+# -- the pieces, in one process ------------------------------------------------------------------
+
+
+def test_several_replicas_need_a_webhook_secret(tmp_path: Path) -> None:
+    settings = BotSettings(data_dir=tmp_path, webhook_url=HOOK_URL, replicas=2)
+    with pytest.raises(ValueError, match="KYR_WEBHOOK_SECRET"):
+        webhook_options(settings)
+    one = settings.model_copy(update={"replicas": 1})
+    assert len(webhook_options(one)["secret_token"]) >= 32  # one replica: generated is fine
+    with pytest.raises(ValueError, match="1-256"):
+        BotSettings(webhook_secret="has spaces and !")  # type: ignore[arg-type]
+
+
+def test_who_registers_the_webhook(postgres_url: str, tmp_path: Path) -> None:
+    base = BotSettings(data_dir=tmp_path, state_url=postgres_url, webhook_url=HOOK_URL).model_copy(
+        update={"state_secret": SecretStr(STATE_SECRET), "replicas": 3}
+    )
+    first, second = State.open(base), State.open(base)
+    try:
+        assert [registers_webhook(base, s, "one") for s in (first, second, first)] == [
+            True,
+            False,
+            False,
+        ]
+        assert registers_webhook(base, second, "two") is True  # a new secret is registered
+        always = base.model_copy(update={"webhook_register": "always"})
+        never = base.model_copy(update={"webhook_register": "never", "replicas": 1})
+        assert registers_webhook(always, first, "two") is True
+        assert registers_webhook(never, first, "two") is False
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_the_webhook_is_answered_after_the_update_is_handled() -> None:
+    queue = AnsweredQueue(deadline_s=5)
+    update = Update(update_id=1)
+    put = asyncio.create_task(queue.put(update))
+    assert await queue.get() is update
+    await asyncio.sleep(0.05)
+    assert not put.done()  # still handling: Telegram gets no answer yet
+    queue.handled(update)
+    await asyncio.wait_for(put, 1)
+    late = AnsweredQueue(deadline_s=0.1)
+    await asyncio.wait_for(late.put(Update(update_id=2)), 2)  # the deadline answers anyway
+
+
+async def test_only_one_of_two_replicas_calls_set_webhook(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    async with fake_api() as fake:
+        base = bot_settings(
+            BotSettings(data_dir=tmp_path, state_url=postgres_url),
+            fake,
+            webhook_url=HOOK_URL,
+            webhook_secret=SecretStr(WEBHOOK_SECRET),
+            webhook_listen="127.0.0.1",
+            replicas=2,
+            state_secret=SecretStr(STATE_SECRET),
+        )
+        engine = Engine(base, embedder=HashingEmbeddings())
+        async with contextlib.AsyncExitStack() as stack:
+            urls = []
+            for _ in range(2):
+                port = free_port()
+                settings = base.model_copy(update={"webhook_port": port})
+                state = State.open(settings)
+                stack.callback(state.close)
+                options = webhook_options(settings)
+                limiter = None
+                if not registers_webhook(settings, state, options["secret_token"]):
+                    from telegram.ext import AIORateLimiter
+
+                    limiter = SkipWebhookRegistration(AIORateLimiter())
+                app = build_application(settings, engine, state, rate_limiter=limiter)
+                await stack.enter_async_context(app)
+                assert app.updater is not None
+                await app.updater.start_webhook(**options)
+                stack.push_async_callback(app.updater.stop)
+                await app.start()
+                stack.push_async_callback(app.stop)
+                urls.append(f"http://127.0.0.1:{port}/telegram/hook")
+            assert len(fake.of("setWebhook")) == 1
+            async with telegram(urls) as post:
+                for replica, chat in enumerate((4101, 4102)):
+                    assert await post(fake.message(chat, "/help"), replica) == 200
+                    # answered after handling: the reply is already there
+                    assert len(fake.texts(chat)) == 1 and "/topics" in fake.texts(chat)[0]
