@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from bot.db import StateError, create_engine, migrate, sqlite_path
+from bot.db import StateError, create_engine, database_url, migrate, sqlite_path
 from bot.settings import BotSettings
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def load_secret(settings: BotSettings) -> bytes:
         except (OSError, UnicodeDecodeError) as err:
             raise StateError(f"cannot read KYR_STATE_SECRET_FILE: {err}") from None
         source = "KYR_STATE_SECRET_FILE"
-    elif sqlite_path(_url(settings)) is None:
+    elif sqlite_path(database_url(settings.state_database_url)) is None:
         raise StateError(
             "a shared state database needs KYR_STATE_SECRET or KYR_STATE_SECRET_FILE, the same "
             "on every replica (for example: python -c 'import secrets; "
@@ -108,12 +108,6 @@ def load_secret(settings: BotSettings) -> bytes:
     if len(secret) < MIN_SECRET_CHARS:
         raise StateError(f"the state secret ({source}) needs {MIN_SECRET_CHARS}+ characters")
     return secret.encode()
-
-
-def _url(settings: BotSettings) -> sa.engine.URL:
-    from bot.db import database_url
-
-    return database_url(settings.state_database_url)
 
 
 def _local_secret(settings: BotSettings) -> str:
