@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -33,10 +34,9 @@ from bot.tg.app import build_application, webhook_options
 from bot.tg.format import format_reply, format_text
 from bot.tg.webhook import AnsweredQueue, SkipWebhookRegistration, registers_webhook
 from bot.ui_texts import ui
-from ingest import sync
 from ingest.embedder import E5Embeddings
 from tests.bench_telegram import QUESTIONS
-from tests.conftest import KNOWLEDGE, HashingEmbeddings, free_port
+from tests.conftest import KNOWLEDGE, HashingEmbeddings, free_port, running_chroma
 from tests.fake_bot_api import TOKEN, FakeBotApi
 from tests.telegram_harness import bot_settings, fake_api
 
@@ -49,17 +49,18 @@ MARKER = f"zqx{uuid.uuid4().hex[:10]}"
 
 @pytest.fixture(scope="module")
 def server_index(
-    chroma_server: str, real_embedder: E5Embeddings, tmp_path_factory: pytest.TempPathFactory
-) -> BotSettings:
-    """The real knowledge/ folder ingested into the Chroma server."""
-    settings = BotSettings(
-        data_dir=tmp_path_factory.mktemp("ingest") / "var",
-        knowledge_dir=KNOWLEDGE,
-        chroma_url=chroma_server,
-        collection_prefix=f"rep{uuid.uuid4().hex[:6]}",
-    )
-    sync.build(settings, embedder=real_embedder)
-    return settings
+    built_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BotSettings]:
+    """The session's index of knowledge/ served by its own `chroma run` (same on-disk format as
+    the embedded store, so nothing is embedded again)."""
+    path = tmp_path_factory.mktemp("replica-chroma") / "chroma"
+    shutil.copytree(built_index_dir / "chroma", path)
+    with running_chroma(path) as url:
+        yield BotSettings(
+            data_dir=tmp_path_factory.mktemp("replica-reader") / "var",
+            knowledge_dir=KNOWLEDGE,
+            chroma_url=url,
+        )
 
 
 @contextlib.contextmanager
@@ -156,7 +157,6 @@ async def test_two_replicas_on_postgres(
             "KYR_STATE_URL": postgres_url,
             "KYR_STATE_SECRET": STATE_SECRET,
             "KYR_CHROMA_URL": server_index.chroma_url or "",
-            "KYR_COLLECTION_PREFIX": server_index.collection_prefix,
             "KYR_CONFIG_DIR": str(tmp_path / "no-config"),
             "ANONYMIZED_TELEMETRY": "False",
         }
