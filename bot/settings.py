@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -13,7 +16,8 @@ from ingest.settings import IndexSettings
 class BotSettings(IndexSettings):
     """Everything the bot reads from the environment. Built once in ``main()``."""
 
-    model_config = SettingsConfigDict(env_prefix="KYR_", extra="ignore")
+    # hide_input_in_errors: a mistyped secret must not be printed in the error
+    model_config = SettingsConfigDict(env_prefix="KYR_", extra="ignore", hide_input_in_errors=True)
 
     telegram_bot_token: SecretStr | None = Field(
         None,
@@ -32,13 +36,52 @@ class BotSettings(IndexSettings):
         None, description="Public HTTPS URL for webhook mode; unset = long polling."
     )
     webhook_secret: SecretStr | None = Field(
-        None, description="Secret token Telegram sends back on webhook calls (generated if unset)."
+        None,
+        description="Secret token Telegram sends back on webhook calls (1-256 of A-Z a-z 0-9 _ -); "
+        "generated at start if unset, which only works with one replica.",
+    )
+    replicas: int = Field(
+        1,
+        ge=1,
+        description="How many bot processes serve this bot behind one webhook; above 1, "
+        "KYR_WEBHOOK_SECRET and a shared secret for the state are required.",
+    )
+    webhook_register: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Who calls setWebhook: 'auto' = the only replica, or with several the first "
+        "to start with this URL and secret (claimed in the state database); 'always'; 'never'.",
     )
     webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
     webhook_port: int = Field(8443, description="Port the webhook server listens on.")
-    state_salt: SecretStr | None = Field(
+    webhook_answer_s: float = Field(
+        50.0,
+        gt=0,
+        description="A webhook request is answered once its update is handled, or after this many "
+        "seconds (keeps each chat in order across replicas).",
+    )
+    state_url: str | None = Field(
         None,
-        description="Salt for hashing chat ids (generated once and kept under data_dir if unset).",
+        description="Database of the bot's state: unset = SQLite at data_dir/state.sqlite3 (one "
+        "machine); postgresql://user@host/db for several processes or machines.",
+    )
+    state_secret: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("KYR_STATE_SECRET", "KYR_STATE_SALT"),
+        description="Key of the HMAC that turns chat ids into stored keys (16+ characters, the "
+        "same on every replica, never stored beside the data).",
+    )
+    state_secret_file: Path | None = Field(
+        None,
+        description="A file holding the state secret (a mounted secret); used when "
+        "KYR_STATE_SECRET is unset.",
+    )
+    config_dir: Path = Field(
+        default_factory=lambda: _default_config_dir(),
+        description="Where a local SQLite deployment keeps its generated state secret "
+        "(default $XDG_CONFIG_HOME/kyr-bot or ~/.config/kyr-bot); never inside data_dir.",
+    )
+    state_timeout_s: float = Field(
+        5.0, gt=0, description="Longest wait for the state database (lock, connection, query)."
     )
     rate_limit_messages: int = Field(
         10, description="Questions a chat may send per rate-limit window."
@@ -61,6 +104,20 @@ class BotSettings(IndexSettings):
     )
     llm_timeout_s: float = Field(8.0, description="Time limit for an LLM answer before fallback.")
 
+    @property
+    def state_database_url(self) -> str:
+        """``state_url``, or the SQLite file under ``data_dir``."""
+        return self.state_url or f"sqlite:///{self.data_dir / 'state.sqlite3'}"
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -69,3 +126,8 @@ class BotSettings(IndexSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+
+def _default_config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "kyr-bot"

@@ -1,148 +1,310 @@
-"""The bot's small persistent state in SQLite: language choice, rate-limit counters, feedback counts.
+"""The bot's small shared state: language choice, rate-limit counters, feedback counts.
 
-Chats are stored only as an HMAC-SHA256 of the chat id under a secret salt, so the file alone does
-not say who used the bot. Feedback is kept as anonymous totals per (document, kind), with nothing
-that links a count to a chat. No message text, name, username or chat id is ever written.
+It lives in one database for every process of a deployment (``KYR_STATE_URL``: SQLite under
+``data_dir`` by default, PostgreSQL for several processes or machines), so a rate limit is exact
+and ``/forget`` forgets everywhere at once. Every change is one atomic statement.
+
+Chats are stored only as an HMAC-SHA256 of the chat id under a secret that is never stored beside
+the data (see ``load_secret``): without the secret, a copy of the database cannot be matched to
+chat ids, not even by trying every id. Stored per chat: the language it chose, and its rate-limit
+counter (a whole-second window start, deleted once the window is over). Feedback is kept as
+anonymous totals per (document, kind); the "already counted" marks are an HMAC of chat, document
+and kind together, so they cannot be grouped by chat. No message text, name, username or chat id
+is ever written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 import os
 import secrets
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from bot.db import StateError, create_engine, database_url, migrate, sqlite_path
 from bot.settings import BotSettings
 
+log = logging.getLogger(__name__)
+
 FEEDBACK_KINDS = ("helpful", "not_helpful", "person")
+#: Shortest accepted secret: an HMAC key must not be guessable.
+MIN_SECRET_CHARS = 16
+SECRET_FILE_NAME = "state-secret"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS language (chat TEXT PRIMARY KEY, lang TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS rate (
-    chat TEXT PRIMARY KEY, window_start REAL NOT NULL, count INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    doc_id TEXT NOT NULL, kind TEXT NOT NULL, count INTEGER NOT NULL,
-    PRIMARY KEY (doc_id, kind)
-);
-"""
+metadata = sa.MetaData()
+language_table = sa.Table(
+    "language",
+    metadata,
+    sa.Column("chat", sa.String(64), primary_key=True),
+    sa.Column("lang", sa.String(8), nullable=False),
+)
+rate_table = sa.Table(
+    "rate",
+    metadata,
+    sa.Column("chat", sa.String(64), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+feedback_table = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("doc_id", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+feedback_seen_table = sa.Table(
+    "feedback_seen", metadata, sa.Column("vote", sa.String(64), primary_key=True)
+)
+webhook_table = sa.Table(
+    "webhook",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+)
+#: Every table that holds something about a chat (the ``/forget`` and privacy tests walk these).
+CHAT_TABLES = (language_table, rate_table, feedback_seen_table)
 
 
-def load_salt(settings: BotSettings) -> bytes:
-    """The salt from settings, else the one kept in ``data_dir/state.salt`` (created 0600 once)."""
-    if settings.state_salt is not None:
-        return settings.state_salt.get_secret_value().encode()
-    path = settings.data_dir / "state.salt"
+def _inside(path: Path, directory: Path) -> bool:
+    return path.resolve().is_relative_to(directory.resolve())
+
+
+def load_secret(settings: BotSettings) -> bytes:
+    """The HMAC key for chat ids; never a file inside ``data_dir``.
+
+    In order: ``KYR_STATE_SECRET``; the file ``KYR_STATE_SECRET_FILE`` (a mounted secret); for a
+    SQLite state only (one machine), ``config_dir/state-secret``, generated 0600 on first use.
+    A PostgreSQL state needs one of the first two, since every replica must use the same key.
+    """
+    if settings.state_secret is not None:
+        secret = settings.state_secret.get_secret_value()
+        source = "KYR_STATE_SECRET"
+    elif settings.state_secret_file is not None:
+        path = settings.state_secret_file
+        if _inside(path, settings.data_dir):
+            raise StateError("KYR_STATE_SECRET_FILE must not be inside KYR_DATA_DIR")
+        try:
+            secret = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            raise StateError(f"cannot read KYR_STATE_SECRET_FILE: {err}") from None
+        source = "KYR_STATE_SECRET_FILE"
+    elif sqlite_path(database_url(settings.state_database_url)) is None:
+        raise StateError(
+            "a shared state database needs KYR_STATE_SECRET or KYR_STATE_SECRET_FILE, the same "
+            "on every replica (for example: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
+    else:
+        secret = _local_secret(settings)
+        source = str(settings.config_dir / SECRET_FILE_NAME)
+    if len(secret) < MIN_SECRET_CHARS:
+        raise StateError(f"the state secret ({source}) needs {MIN_SECRET_CHARS}+ characters")
+    return secret.encode()
+
+
+def _local_secret(settings: BotSettings) -> str:
+    """``config_dir/state-secret``, created once (dir 0700, file 0600)."""
+    directory = settings.config_dir
+    if _inside(directory, settings.data_dir):
+        raise StateError(
+            "KYR_CONFIG_DIR must not be inside KYR_DATA_DIR (the secret would sit "
+            "beside the data it protects)"
+        )
+    path = directory / SECRET_FILE_NAME
     try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
-    return path.read_bytes().strip()
+        pass
+    except OSError as err:
+        raise StateError(f"cannot create the state secret in {directory}: {err}") from None
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+        log.info("generated the state secret in the config directory")
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise StateError(f"cannot read the state secret: {err}") from None
 
 
 class State:
-    """Per-chat preferences and counters. Every method is one short query, safe from any thread."""
+    """Per-chat preferences and counters. Every method is one short transaction, thread-safe."""
 
-    def __init__(self, path: Path, salt: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._salt = salt
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # Deleted rows are overwritten, not left in free pages, so /forget really forgets.
-            self._db.execute("PRAGMA secure_delete=ON")
-            self._db.executescript(_SCHEMA)
-        os.chmod(path, 0o600)
+    def __init__(self, engine: Engine, secret: bytes) -> None:
+        self._engine = engine
+        self._secret = secret
+        self._postgres = engine.dialect.name == "postgresql"
+        self._purge_lock = threading.Lock()
+        self._next_purge = 0.0
 
     @classmethod
     def open(cls, settings: BotSettings) -> State:
-        """The state of this deployment, under ``settings.data_dir``."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings.data_dir / "state.sqlite3", load_salt(settings))
+        """The state of this deployment (``settings.state_database_url``), migrated to the newest
+        schema. Raises ``StateError`` with a message for the operator."""
+        secret = load_secret(settings)
+        engine = create_engine(settings.state_database_url, settings.state_timeout_s)
+        try:
+            migrate(engine)
+        except sa.exc.SQLAlchemyError as err:
+            engine.dispose()
+            raise StateError(f"the state database cannot be opened: {type(err).__name__}") from err
+        except BaseException:
+            engine.dispose()
+            raise
+        old_salt = settings.data_dir / "state.salt"
+        if old_salt.exists():
+            # The salt of the earlier version sat beside the data; its keys were reset above.
+            old_salt.unlink()
+        return cls(engine, secret)
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        """Close every connection."""
+        self._engine.dispose()
 
     def key(self, chat_id: int) -> str:
         """The stored stand-in for a chat id."""
-        return hmac.new(self._salt, str(chat_id).encode(), hashlib.sha256).hexdigest()
+        return self._mac(f"chat:{chat_id}")
+
+    def _mac(self, message: str) -> str:
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+
+    def _insert(self, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+        return postgresql.insert(table) if self._postgres else sqlite.insert(table)
 
     def language(self, chat_id: int) -> str | None:
         """The language this chat chose, if any."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT lang FROM language WHERE chat = ?", (self.key(chat_id),)
-            ).fetchone()
-        return str(row[0]) if row else None
+        query = sa.select(language_table.c.lang).where(language_table.c.chat == self.key(chat_id))
+        with self._engine.connect() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return str(value) if value is not None else None
 
     def set_language(self, chat_id: int, lang: str) -> None:
         """Remember the chat's language."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO language (chat, lang) VALUES (?, ?) "
-                "ON CONFLICT (chat) DO UPDATE SET lang = excluded.lang",
-                (self.key(chat_id), lang),
-            )
+        insert = self._insert(language_table).values(chat=self.key(chat_id), lang=lang)
+        statement = insert.on_conflict_do_update(
+            index_elements=[language_table.c.chat], set_={"lang": insert.excluded.lang}
+        )
+        with self._engine.begin() as conn:
+            conn.execute(statement)
 
     def hit(self, chat_id: int, window_s: float, now: float | None = None) -> int:
-        """Count one message in the chat's current fixed window; returns the count so far."""
-        now = time.time() if now is None else now
-        key = self.key(chat_id)
-        with self._lock:
-            row = self._db.execute(
-                "SELECT window_start, count FROM rate WHERE chat = ?", (key,)
-            ).fetchone()
-            if row is None or now - float(row[0]) >= window_s:
-                start, count = now, 1
-            else:
-                start, count = float(row[0]), int(row[1]) + 1
-            self._db.execute(
-                "INSERT INTO rate (chat, window_start, count) VALUES (?, ?, ?) "
-                "ON CONFLICT (chat) DO UPDATE SET window_start = excluded.window_start, "
-                "count = excluded.count",
-                (key, start, count),
-            )
+        """Count one message in the chat's current fixed window; returns the count so far.
+
+        One upsert, atomic in the database: concurrent hits from any number of processes are all
+        counted (a window starts at a chat's first message and lasts ``window_s``).
+        """
+        second = math.floor(time.time() if now is None else now)
+        expired = rate_table.c.window_start <= second - window_s
+        insert = self._insert(rate_table).values(
+            chat=self.key(chat_id), window_start=second, count=1
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=[rate_table.c.chat],
+            set_={
+                "count": sa.case((expired, 1), else_=rate_table.c.count + 1),
+                "window_start": sa.case((expired, second), else_=rate_table.c.window_start),
+            },
+        ).returning(rate_table.c.count)
+        with self._engine.begin() as conn:
+            count = int(conn.execute(statement).scalar_one())
+        self._purge_expired(second, window_s)
         return count
 
-    def add_feedback(self, doc_id: str, kind: str) -> None:
-        """Add one to the anonymous count of ``kind`` for ``doc_id`` (``""`` = no document)."""
+    def _purge_expired(self, second: int, window_s: float) -> None:
+        """Delete counters whose window is over (at most once a window per process): no row
+        outlives the minute it is needed for."""
+        with self._purge_lock:
+            if second < self._next_purge:
+                return
+            self._next_purge = second + window_s
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.delete(rate_table).where(rate_table.c.window_start <= second - window_s)
+            )
+
+    def add_feedback(self, doc_id: str, kind: str, chat_id: int | None = None) -> bool:
+        """Add one to the anonymous count of ``kind`` for ``doc_id`` (``""`` = no document).
+
+        With ``chat_id``, a chat's vote is counted at most once per document and kind; returns
+        whether this one was counted.
+        """
         if kind not in FEEDBACK_KINDS:
             raise ValueError(f"unknown feedback kind {kind!r}")
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO feedback (doc_id, kind, count) VALUES (?, ?, 1) "
-                "ON CONFLICT (doc_id, kind) DO UPDATE SET count = count + 1",
-                (doc_id, kind),
-            )
+        insert = self._insert(feedback_table).values(doc_id=doc_id, kind=kind, count=1)
+        statement = insert.on_conflict_do_update(
+            index_elements=[feedback_table.c.doc_id, feedback_table.c.kind],
+            set_={"count": feedback_table.c.count + 1},
+        )
+        with self._engine.begin() as conn:
+            if chat_id is not None:
+                vote = self._mac(f"vote:{chat_id}:{doc_id}:{kind}")
+                mark = (
+                    self._insert(feedback_seen_table)
+                    .values(vote=vote)
+                    .on_conflict_do_nothing()
+                    .returning(feedback_seen_table.c.vote)
+                )
+                if conn.execute(mark).first() is None:
+                    return False
+            conn.execute(statement)
+        return True
 
     def feedback(self) -> dict[tuple[str, str], int]:
         """All feedback counts by (doc_id, kind)."""
-        with self._lock:
-            rows = self._db.execute("SELECT doc_id, kind, count FROM feedback").fetchall()
+        query = sa.select(feedback_table.c.doc_id, feedback_table.c.kind, feedback_table.c.count)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
         return {(str(d), str(k)): int(c) for d, k, c in rows}
 
     def chats(self) -> int:
         """How many chats have some stored state (for admin counts)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COUNT(*) FROM (SELECT chat FROM language UNION SELECT chat FROM rate)"
-            ).fetchone()
-        return int(row[0])
+        union = sa.union(sa.select(language_table.c.chat), sa.select(rate_table.c.chat)).subquery()
+        with self._engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(union)).scalar_one())
 
     def forget(self, chat_id: int) -> None:
-        """Delete every row about this chat."""
+        """Delete every row about this chat, in one transaction, for every replica at once."""
         key = self.key(chat_id)
-        with self._lock:
-            self._db.execute("DELETE FROM language WHERE chat = ?", (key,))
-            self._db.execute("DELETE FROM rate WHERE chat = ?", (key,))
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self._engine.begin() as conn:
+            conn.execute(sa.delete(language_table).where(language_table.c.chat == key))
+            conn.execute(sa.delete(rate_table).where(rate_table.c.chat == key))
+            voted = conn.execute(sa.select(feedback_table.c.doc_id, feedback_table.c.kind)).all()
+            votes = [self._mac(f"vote:{chat_id}:{d}:{k}") for d, k in voted]
+            if votes:
+                conn.execute(
+                    sa.delete(feedback_seen_table).where(feedback_seen_table.c.vote.in_(votes))
+                )
+        if not self._postgres:
+            with self._engine.connect() as conn:
+                # Fold the WAL into the file and empty it, so the deleted key is gone from both.
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def claim_webhook(self, url: str, secret: str) -> bool:
+        """True for the one process that should register this webhook URL and secret.
+
+        The first replica to start with a new configuration claims it; the others, and later
+        restarts with the same configuration, get False. Only an HMAC of the two is stored.
+        """
+        fingerprint = self._mac(f"webhook:{url}\n{secret}")
+        insert = self._insert(webhook_table).values(id=1, fingerprint=fingerprint)
+        statement = insert.on_conflict_do_update(
+            index_elements=[webhook_table.c.id],
+            set_={"fingerprint": insert.excluded.fingerprint},
+            where=webhook_table.c.fingerprint != insert.excluded.fingerprint,
+        ).returning(webhook_table.c.id)
+        with self._engine.begin() as conn:
+            return conn.execute(statement).first() is not None
+
+    def release_webhook(self) -> None:
+        """Forget the registered configuration (registration failed: let the next start retry)."""
+        with self._engine.begin() as conn:
+            conn.execute(sa.delete(webhook_table))

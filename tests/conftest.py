@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -9,7 +10,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +35,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("KYR_") or name == "TELEGRAM_BOT_TOKEN":
             monkeypatch.delenv(name)
     monkeypatch.setenv("KYR_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("KYR_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
@@ -100,13 +105,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `chroma run` server on a free loopback port; yields its URL."""
+@contextlib.contextmanager
+def running_chroma(path: Path) -> Iterator[str]:
+    """A real `chroma run` server on ``path`` and a free loopback port; yields its URL."""
     import httpx
 
     port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
     chroma = Path(sys.executable).with_name("chroma")
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
@@ -134,3 +138,45 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server on a free loopback port; yields its URL."""
+    with running_chroma(tmp_path_factory.mktemp("chroma-server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server (from the `pgserver` wheel) on a Unix socket in a temporary
+    directory, once per session; yields the URL of its ``postgres`` database."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
+        import pgserver
+
+    # A short path: a Unix socket path is limited to about 100 bytes.
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="kyr-pg-"), cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the session's server for one test; dropped afterwards."""
+    import sqlalchemy as sa
+
+    from bot.db import database_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(database_url(postgres_server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield database_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()

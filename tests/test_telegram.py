@@ -714,5 +714,6 @@ async def test_nothing_personal_is_logged_or_stored(
         content = path.read_bytes()
         for needle in needles:
             assert needle.encode() not in content, path
-    salt = settings.data_dir / "state.salt"
-    assert salt.stat().st_mode & 0o777 == 0o600
+    secret = settings.config_dir / "state-secret"  # the HMAC key, never beside the data
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert not any("secret" in p.name or "salt" in p.name for p in files)

@@ -14,7 +14,7 @@ from telegram import Message as TgMessage
 from bot.engine import DocumentInfo, SectionInfo
 from bot.reply import Citation, Reply
 from bot.settings import BotSettings
-from bot.state import State, load_salt
+from bot.state import State, load_secret
 from bot.tg import keyboards
 from bot.tg.format import LIMIT, format_reply, format_sources, format_text, size
 from bot.tg.order import ChatOrderedProcessor
@@ -96,13 +96,14 @@ def test_callback_data_round_trips_and_rejects_tampering() -> None:
     )
 
 
-def test_state_is_keyed_by_a_salted_hash(tmp_path: Path) -> None:
-    settings = BotSettings(data_dir=tmp_path)
-    salt = load_salt(settings)
-    assert load_salt(settings) == salt
-    assert stat.S_IMODE((tmp_path / "state.salt").stat().st_mode) == 0o600
-    given = settings.model_copy(update={"state_salt": SecretStr("s")})
-    assert load_salt(given) == b"s"
+def test_state_is_keyed_by_an_hmac(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    settings = BotSettings(data_dir=data)
+    secret = load_secret(settings)
+    assert load_secret(settings) == secret
+    assert stat.S_IMODE((settings.config_dir / "state-secret").stat().st_mode) == 0o600
+    given = settings.model_copy(update={"state_secret": SecretStr("s" * 16)})
+    assert load_secret(given) == b"s" * 16
 
     chat, other = 987_654_321_987, 987_654_321_988
     state = State.open(settings)
@@ -117,16 +118,16 @@ def test_state_is_keyed_by_a_salted_hash(tmp_path: Path) -> None:
             state.add_feedback("doc", "<script>")
         assert state.feedback() == {("doc", "helpful"): 2}
         assert state.key(chat) != state.key(other)
-        raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+        raw = b"".join(p.read_bytes() for p in data.iterdir() if p.is_file())
         assert str(chat).encode() not in raw
         state.forget(chat)
         assert state.language(chat) is None and state.chats() == 0
         assert state.feedback() == {("doc", "helpful"): 2}
-        raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+        raw = b"".join(p.read_bytes() for p in data.iterdir() if p.is_file())
         assert state.key(chat).encode() not in raw
     finally:
         state.close()
-    assert stat.S_IMODE((tmp_path / "state.sqlite3").stat().st_mode) == 0o600
+    assert stat.S_IMODE((data / "state.sqlite3").stat().st_mode) == 0o600
 
 
 def _update(update_id: int, chat_id: int) -> Update:

@@ -21,11 +21,19 @@ from telegram.ext import (
     filters,
 )
 
+from bot.db import StateError
 from bot.engine import Engine, EngineUnavailable
 from bot.settings import BotSettings
 from bot.state import State
 from bot.tg.handlers import NON_TEXT, AddressedToBot, Handlers
 from bot.tg.order import ChatOrderedProcessor
+from bot.tg.webhook import (
+    AnsweredQueue,
+    AnsweringProcessor,
+    SkipWebhookRegistration,
+    check_replicas,
+    registers_webhook,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +67,17 @@ def build_application(
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     quiet_library_loggers()
     handlers = Handlers(settings, engine, state)
+    builder = ApplicationBuilder()
+    processor = ChatOrderedProcessor()
+    if settings.webhook_url:  # answer each webhook call once its update is handled
+        queue = AnsweredQueue(settings.webhook_answer_s)
+        builder = builder.update_queue(queue)
+        processor = AnsweringProcessor(queue)
     app = (
-        ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
+        builder.token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=MAX_RETRIES))
-        .concurrent_updates(ChatOrderedProcessor())
+        .concurrent_updates(processor)
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,
@@ -108,6 +121,7 @@ def webhook_options(settings: BotSettings) -> dict[str, Any]:
     """Arguments of ``run_webhook``/``start_webhook``: where to listen and the secret to check."""
     if not settings.webhook_url:
         raise ValueError("KYR_WEBHOOK_URL is not set")
+    check_replicas(settings)
     secret = (
         settings.webhook_secret.get_secret_value()
         if settings.webhook_secret
@@ -131,16 +145,32 @@ def run_bot(settings: BotSettings, engine: Engine) -> None:
         log.warning(
             "index unavailable at start-up, residents get the apology until it is back: %s", err
         )
-    state = State.open(settings)
     try:
-        app = build_application(settings, engine, state)
-        if settings.webhook_url:
+        options = webhook_options(settings) if settings.webhook_url else None
+        state = State.open(settings)
+    except (StateError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+    try:
+        limiter: BaseRateLimiter[Any] = AIORateLimiter(max_retries=MAX_RETRIES)
+        claimed = False
+        if options is not None:
+            claimed = registers_webhook(settings, state, options["secret_token"])
+            if not claimed:
+                log.info("another replica registers the webhook; this one only serves it")
+                limiter = SkipWebhookRegistration(limiter)
+        app = build_application(settings, engine, state, rate_limiter=limiter)
+        if options is not None:
             log.info(
                 "starting the webhook server on %s:%s",
                 settings.webhook_listen,
                 settings.webhook_port,
             )
-            app.run_webhook(**webhook_options(settings))
+            try:
+                app.run_webhook(**options)
+            except BaseException:
+                if claimed and settings.replicas > 1:
+                    state.release_webhook()  # let the next replica to start register it
+                raise
         else:
             log.info("starting long polling")
             app.run_polling(allowed_updates=ALLOWED_UPDATES)
