@@ -60,6 +60,32 @@ class BotSettings(IndexSettings):
         "extractive answers only.",
     )
     llm_timeout_s: float = Field(8.0, description="Time limit for an LLM answer before fallback.")
+    engine_timeout_s: float = Field(
+        8.0,
+        description="Deadline of one engine call from Telegram (answer, topics, section); past it "
+        "the resident gets the apology with the hotline, or the built-in steps if urgent.",
+    )
+    state_timeout_s: float = Field(
+        2.0,
+        description="Deadline of one state call (language, rate limit, feedback); past it the "
+        "bot answers without the state (no rate limit, the app's language).",
+    )
+    max_work_chars: int = Field(
+        600,
+        description="Telegram messages are cleaned and cut to this many characters before any "
+        "detection or embedding, so a hostile message costs about what an ordinary one does.",
+    )
+    rate_limit_taps: int = Field(
+        30, description="Button taps and commands a chat may send per rate-limit window."
+    )
+    webhook_max_body_bytes: int = Field(
+        1_000_000,
+        description="Webhook requests with a larger body are refused before the body is read.",
+    )
+    startup_retry_s: float = Field(
+        30.0,
+        description="Wait between start-up attempts when Telegram or the state cannot be reached.",
+    )
 
     @field_validator("admin_ids", mode="before")
     @classmethod
