@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -194,6 +195,8 @@ def _serve(settings: BotSettings, engine: Engine) -> None:
         state = State.open(settings)
     except Exception as err:  # a corrupt or locked file, a database that is down
         raise StartupError(f"the state database cannot be opened ({_one_line(err)})") from err
+    # PTB closes the event loop it ran on; a retry needs a fresh one
+    asyncio.set_event_loop(asyncio.new_event_loop())
     try:
         app = build_application(settings, engine, state)
         if settings.webhook_url:

@@ -193,7 +193,8 @@ class RedactLibraryRecords(logging.Filter):
             return True
         template = str(record.msg)
         if "%" in template:
-            template = template.split("%", 1)[0].rstrip(" :!,.") + " (details not logged)"
+            prefix = template.split("%", 1)[0].rstrip(" :!,.")
+            template = f"{prefix or record.name} (details not logged)"
         if "Received data" in template or "received data" in template:
             template = "an update could not be parsed (content not logged)"
         if record.exc_info and record.exc_info[1] is not None:
