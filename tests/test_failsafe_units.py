@@ -90,7 +90,9 @@ def test_unparseable_updates_are_reduced_to_their_id() -> None:
     }
     bad = {"update_id": 6, "message": {"message_id": 2, "chat": {"id": 1}, "text": MARKER}}
     no_id = {"message": {"text": MARKER}}
-    assert sanitise_batch([good, bad, no_id, "junk"], bot) == [good, {"update_id": 6}]
+    no_chat = {"update_id": 7, "message": {"message_id": 3, "date": 1, "text": MARKER}}
+    batch = [good, bad, no_id, "junk", no_chat]
+    assert sanitise_batch(batch, bot) == [good, {"update_id": 6}, {"update_id": 7}]
     assert sanitise_batch(True, bot) is True
 
 

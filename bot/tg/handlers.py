@@ -58,7 +58,10 @@ class AddressedToBot(filters.MessageFilter):
 
     def filter(self, message: Message) -> bool:
         """True when the bot is meant to answer ``message``."""
-        if message.chat.type == ChatType.PRIVATE:
+        chat = getattr(message, "chat", None)
+        if chat is None:
+            return False
+        if chat.type == ChatType.PRIVATE:
             return True
         try:
             return self._addressed(message)

@@ -32,8 +32,10 @@ def sanitise_batch(result: Any, bot: Any) -> Any:
             skipped.append(-1)
             continue
         try:
-            Update.de_json(raw, bot)
+            usable = well_formed(Update.de_json(raw, bot))
         except Exception:  # anything the library cannot parse: skip it, keep the offset moving
+            usable = False
+        if not usable:
             skipped.append(update_id)
             kept.append({"update_id": update_id})
             continue
@@ -45,6 +47,16 @@ def sanitise_batch(result: Any, bot: Any) -> Any:
             ",".join(str(i) for i in skipped[:10]),
         )
     return kept
+
+
+def well_formed(update: Update) -> bool:
+    """False for what PTB parses without complaint but no handler can use: a message without a
+    chat or a date, a button tap without its sender (Telegram always sends them)."""
+    message = update.message or update.edited_message or update.channel_post
+    if message is not None and (message.chat is None or message.date is None):
+        return False
+    query = update.callback_query
+    return query is None or query.from_user is not None
 
 
 class SafeBot(ExtBot[Any]):
