@@ -20,6 +20,12 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def _text(value: str) -> str:
+    """``value`` without lone surrogates (invalid UTF-8 in argv or a JSON ``\\udc80`` escape),
+    which the language detector and the embedding model cannot encode."""
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
 def _engine(ctx: click.Context) -> Engine:
     settings = ctx.obj
     assert isinstance(settings, BotSettings)
@@ -54,18 +60,23 @@ def ask(
     explain: bool,
 ) -> None:
     """Answer one question (or a batch), exactly as a resident would get it."""
+    if batch is not None and question is not None:
+        _fail("give a question or --batch FILE, not both")
     engine = _engine(ctx)
     try:
         if batch is not None:
             history: dict[str, list[Turn]] = {}
-            for line in batch.read_text("utf-8", errors="replace").splitlines():
+            # only "\n" ends a line: str.splitlines() also splits on U+2028 and other characters
+            # that are valid inside a JSON string; a BOM is dropped; invalid UTF-8 becomes U+FFFD
+            text = batch.read_bytes().decode("utf-8-sig", errors="replace")
+            for number, line in enumerate(text.split("\n"), 1):
                 if line.strip():
-                    row = _batch_line(engine, line, history, explain)
+                    row = _batch_line(engine, line, history, explain, number)
                     click.echo(json.dumps(row, ensure_ascii=False))
             return
         if question is None:
             _fail("give a question, or --batch FILE")
-        trace = engine.respond(question, lang)
+        trace = engine.respond(_text(question), _text(lang) if lang else None)
     except EngineUnavailable as err:
         _fail(str(err))
     if as_json:
@@ -83,26 +94,41 @@ def ask(
 
 
 def _batch_line(
-    engine: Engine, line: str, history: dict[str, list[Turn]], explain: bool
+    engine: Engine, line: str, history: dict[str, list[Turn]], explain: bool, number: int = 0
 ) -> dict[str, Any]:
+    """One reply object; a bad line gives an error object with its line number, never a crash
+    (so no later line is lost)."""
     try:
         item = json.loads(line)
     except json.JSONDecodeError as err:
-        return {"id": None, "error": f"not valid JSON ({err.msg})"}
+        return {"id": None, "line": number, "error": f"not valid JSON ({err.msg})"}
+    except (ValueError, RecursionError) as err:  # a 4,301-digit number, nesting 100,000 deep
+        return {"id": None, "line": number, "error": f"not usable JSON ({type(err).__name__})"}
     if not isinstance(item, dict):
-        return {"id": None, "error": "each line must be a JSON object"}
+        return {"id": None, "line": number, "error": "each line must be a JSON object"}
+    item_id = item.get("id")
+    if not isinstance(item_id, str | int | float | type(None)) or isinstance(item_id, bool):
+        item_id = None
+    if isinstance(item_id, str):
+        item_id = _text(item_id)
     question, lang, chat = item.get("question"), item.get("lang"), item.get("chat")
     if not isinstance(question, str):
-        return {"id": item.get("id"), "error": "missing 'question' (a string)"}
+        return {"id": item_id, "line": number, "error": "missing 'question' (a string)"}
     if lang is not None and not isinstance(lang, str):
-        return {"id": item.get("id"), "error": "'lang' must be a string"}
+        return {"id": item_id, "line": number, "error": "'lang' must be a string"}
     if chat is not None and not isinstance(chat, str):
-        return {"id": item.get("id"), "error": "'chat' must be a string"}
+        return {"id": item_id, "line": number, "error": "'chat' must be a string"}
+    question = _text(question)
     turns = history.setdefault(chat, []) if chat else []
-    trace = engine.respond(question, lang, history=turns)
+    try:
+        trace = engine.respond(question, _text(lang) if lang else None, history=turns)
+    except EngineUnavailable:
+        raise
+    except Exception as err:  # one line's failure must not lose the lines after it
+        return {"id": item_id, "line": number, "error": f"no reply ({type(err).__name__})"}
     if chat:
         turns.append(Turn(question, trace.sections, trace.reply.language))
-    row = {"id": item.get("id"), **trace.reply.to_json()}
+    row = {"id": item_id, **trace.reply.to_json()}
     if explain:
         row["explain"] = {"route": trace.route, **trace.explain}
     return row
@@ -114,7 +140,10 @@ def chat(ctx: click.Context) -> None:
     """Talk to the bot in the terminal (same engine and texts as Telegram)."""
     from bot.terminal import run_chat
 
-    run_chat(_engine(ctx))
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="replace")  # invalid UTF-8 typed or piped in becomes U+FFFD
+    run_chat(_engine(ctx), read=lambda prompt: _text(input(prompt)))
 
 
 @cli.command(name="eval")

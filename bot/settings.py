@@ -80,9 +80,6 @@ class BotSettings(IndexSettings):
         description="Where a local SQLite deployment keeps its generated state secret "
         "(default $XDG_CONFIG_HOME/kyr-bot or ~/.config/kyr-bot); never inside data_dir.",
     )
-    state_timeout_s: float = Field(
-        5.0, gt=0, description="Longest wait for the state database (lock, connection, query)."
-    )
     rate_limit_messages: int = Field(
         10, description="Questions a chat may send per rate-limit window."
     )
@@ -103,6 +100,34 @@ class BotSettings(IndexSettings):
         "extractive answers only.",
     )
     llm_timeout_s: float = Field(8.0, description="Time limit for an LLM answer before fallback.")
+    engine_timeout_s: float = Field(
+        8.0,
+        description="Deadline of one engine call from Telegram (answer, topics, section); past it "
+        "the resident gets the apology with the hotline, or the built-in steps if urgent.",
+    )
+    state_timeout_s: float = Field(
+        2.0,
+        gt=0,
+        description="Longest wait for the state database (lock, connection, query), and the "
+        "deadline of one state call from Telegram (language, rate limit, feedback); past it the "
+        "bot answers without the state (no rate limit, the app's language).",
+    )
+    max_work_chars: int = Field(
+        600,
+        description="Telegram messages are cleaned and cut to this many characters before any "
+        "detection or embedding, so a hostile message costs about what an ordinary one does.",
+    )
+    rate_limit_taps: int = Field(
+        30, description="Button taps and commands a chat may send per rate-limit window."
+    )
+    webhook_max_body_bytes: int = Field(
+        1_000_000,
+        description="Webhook requests with a larger body are refused before the body is read.",
+    )
+    startup_retry_s: float = Field(
+        30.0,
+        description="Wait between start-up attempts when Telegram or the state cannot be reached.",
+    )
 
     @property
     def state_database_url(self) -> str:

@@ -40,6 +40,10 @@ _BATCH = 256
 LEASE_SECONDS = 300.0
 #: A build renews its lease when this much of it has passed.
 LEASE_RENEW_AFTER = 60.0
+#: chromadb's HTTP client has no timeout (a frozen server would hold a call forever): the server is
+#: probed first with a short one, and the client's own session gets this one.
+HTTP_TIMEOUT_S = 60.0
+PROBE_TIMEOUT_S = 5.0
 
 
 class IndexError_(Exception):
@@ -232,12 +236,14 @@ class IndexStore:
                 from urllib.parse import urlparse
 
                 url = urlparse(settings.chroma_url)
+                _probe(settings.chroma_url)
                 client = chromadb.HttpClient(
                     host=url.hostname or "127.0.0.1",
                     port=url.port or (443 if url.scheme == "https" else 8000),
                     ssl=url.scheme == "https",
                     settings=chroma_settings,
                 )
+                _set_http_timeout(client)
                 client.heartbeat()
             else:
                 settings.chroma_dir.mkdir(parents=True, exist_ok=True)
@@ -756,3 +762,22 @@ __all__ = [
     "SyncPlan",
     "stats",
 ]
+
+
+def _probe(url: str) -> None:
+    """Fail in seconds when the server at ``url`` does not answer (frozen, black-holed)."""
+    import httpx
+
+    timeout = httpx.Timeout(PROBE_TIMEOUT_S)
+    httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", timeout=timeout).raise_for_status()
+
+
+def _set_http_timeout(client: Any) -> None:
+    """Give chromadb's HTTP session a timeout (it is created with none)."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(HTTP_TIMEOUT_S, connect=PROBE_TIMEOUT_S)
+    else:
+        log.warning("could not set a timeout on the Chroma HTTP client")

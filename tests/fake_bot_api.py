@@ -33,7 +33,7 @@ _INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "user_id"}
 
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units, the unit of Telegram entity offsets."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 @dataclass

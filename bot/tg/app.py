@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlparse
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import NetworkError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
-    ApplicationBuilder,
+    ApplicationHandlerStop,
     BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     Defaults,
     MessageHandler,
     filters,
 )
 
-from bot.db import StateError
 from bot.engine import Engine, EngineUnavailable
 from bot.settings import BotSettings
 from bot.state import State
 from bot.tg.handlers import NON_TEXT, AddressedToBot, Handlers
 from bot.tg.order import ChatOrderedProcessor
+from bot.tg.safety import quiet_library_logs
+from bot.tg.updates import SafeApplicationBuilder, limit_webhook_body
 from bot.tg.webhook import (
     AnsweredQueue,
     AnsweringProcessor,
@@ -53,6 +58,7 @@ def quiet_library_loggers() -> None:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.INFO:
             logger.setLevel(logging.INFO)
+    quiet_library_logs()
 
 
 def build_application(
@@ -66,8 +72,10 @@ def build_application(
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     quiet_library_loggers()
+    if settings.webhook_url:
+        limit_webhook_body(settings.webhook_max_body_bytes)
     handlers = Handlers(settings, engine, state)
-    builder = ApplicationBuilder()
+    builder = SafeApplicationBuilder()
     processor = ChatOrderedProcessor()
     if settings.webhook_url:  # answer each webhook call once its update is handled
         queue = AnsweredQueue(settings.webhook_answer_s)
@@ -86,15 +94,33 @@ def build_application(
         )
         .pool_timeout(10.0)
         .post_init(handlers.post_init)
+        .post_shutdown(lambda _app: _shutdown(handlers))
         .build()
     )
     register(app, handlers, settings)
     return app
 
 
+async def _shutdown(handlers: Handlers) -> None:
+    handlers.deadlines.shutdown()
+
+
+#: Commands outside the tap limit: the urgent steps, and deleting one's data.
+UNLIMITED_COMMANDS = ("urgent", "forget")
+
+
 def register(app: TelegramApp, h: Handlers, settings: BotSettings) -> None:
     """Wire commands, buttons and messages to the handlers."""
     incoming = filters.UpdateType.MESSAGE & AddressedToBot()
+
+    async def tap_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Commands past the chat's tap limit stop here (checked before every other handler)."""
+        message, chat = update.effective_message, update.effective_chat
+        command = (message.text or "").split(maxsplit=1)[0][1:].split("@")[0] if message else ""
+        if chat is not None and command not in UNLIMITED_COMMANDS and not h.taps.allow(chat.id):
+            raise ApplicationHandlerStop
+
+    app.add_handler(MessageHandler(filters.COMMAND & incoming, tap_gate), group=-1)
     commands = {
         "start": h.start,
         "topics": h.topics,
@@ -137,8 +163,16 @@ def webhook_options(settings: BotSettings) -> dict[str, Any]:
     }
 
 
-def run_bot(settings: BotSettings, engine: Engine) -> None:
-    """Serve residents until stopped: long polling, or a webhook when ``webhook_url`` is set."""
+#: What a start-up attempt may fail with that a later attempt can get past.
+RETRYABLE = (NetworkError, TimedOut, OSError)
+
+
+def run_bot(settings: BotSettings, engine: Engine, attempts: int | None = None) -> None:
+    """Serve residents until stopped: long polling, or a webhook when ``webhook_url`` is set.
+
+    Start-up failures (Telegram unreachable, state database unusable) give one line each and a
+    retry every ``startup_retry_s`` seconds (``attempts``: how many before giving up; None = keep
+    trying), so a network blip at boot does not need a supervisor restart."""
     try:
         engine.warm_up()
     except EngineUnavailable as err:
@@ -147,9 +181,39 @@ def run_bot(settings: BotSettings, engine: Engine) -> None:
         )
     try:
         options = webhook_options(settings) if settings.webhook_url else None
-        state = State.open(settings)
-    except (StateError, ValueError) as err:
+    except ValueError as err:  # a setting is wrong: retrying cannot help
         raise SystemExit(f"error: {err}") from None
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            _serve(settings, engine, options)
+            return
+        except (*RETRYABLE, StartupError) as err:
+            if attempts is not None and attempt >= attempts:
+                raise StartupError(_one_line(err)) from None
+            log.error(
+                "start-up failed (%s); retrying in %g s", _one_line(err), settings.startup_retry_s
+            )
+            time.sleep(settings.startup_retry_s)
+
+
+class StartupError(Exception):
+    """The bot could not start (one line, for the command line)."""
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).splitlines()[0][:200] if str(err) else ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _serve(settings: BotSettings, engine: Engine, options: dict[str, Any] | None) -> None:
+    try:
+        state = State.open(settings)
+    except Exception as err:  # a corrupt or locked file, a database that is down, no secret
+        raise StartupError(f"the state database cannot be opened ({_one_line(err)})") from err
+    # PTB closes the event loop it ran on; a retry needs a fresh one
+    asyncio.set_event_loop(asyncio.new_event_loop())
     try:
         limiter: BaseRateLimiter[Any] = AIORateLimiter(max_retries=MAX_RETRIES)
         claimed = False

@@ -1,12 +1,16 @@
 """Telegram handlers, bound to the engine, the state and the settings they need.
 
 Every handler replies in the resident's language and never logs or stores what they wrote. Engine
-calls run in a worker thread; an unavailable index becomes a short apology with the help-line.
+calls and state calls run in their own thread pools under deadlines (:mod:`bot.tg.safety`); an
+unavailable or frozen index becomes a short apology with the help-line, except for an urgent message,
+which gets its steps from the scripts loaded at start (:mod:`bot.tg.urgent`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -30,11 +34,23 @@ from bot.settings import BotSettings
 from bot.state import State
 from bot.tg import keyboards
 from bot.tg.format import esc, format_reply, format_sources, format_text, link
+from bot.tg.safety import (
+    Deadlines,
+    OnceEach,
+    StateUnavailable,
+    TapLimiter,
+    error_summary,
+    normalise,
+)
+from bot.tg.urgent import UrgentScripts, pattern_situation
 from bot.ui_texts import COMMANDS, ui, ui_language
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
+
+#: Set once a message reached the resident while handling the current update (no apology after).
+_delivered: contextvars.ContextVar[bool] = contextvars.ContextVar("delivered", default=False)
 
 
 class AddressedToBot(filters.MessageFilter):
@@ -42,8 +58,19 @@ class AddressedToBot(filters.MessageFilter):
 
     def filter(self, message: Message) -> bool:
         """True when the bot is meant to answer ``message``."""
-        if message.chat.type == ChatType.PRIVATE:
+        chat = getattr(message, "chat", None)
+        if chat is None:
+            return False
+        if chat.type == ChatType.PRIVATE:
             return True
+        try:
+            return self._addressed(message)
+        except (UnicodeError, ValueError, IndexError):  # lone surrogates, entities out of range
+            name = f"@{message.get_bot().username}".lower()
+            return name in (message.text or message.caption or "").lower()
+
+    @staticmethod
+    def _addressed(message: Message) -> bool:
         bot = message.get_bot()
         reply_to = message.reply_to_message
         if reply_to and reply_to.from_user and reply_to.from_user.id == bot.id:
@@ -87,14 +114,30 @@ class Handlers:
         self.settings = settings
         self.engine = engine
         self.state = state
+        self.deadlines = Deadlines(settings.engine_timeout_s, settings.state_timeout_s)
+        self.scripts = UrgentScripts.load(settings.knowledge_dir)
+        self.taps = TapLimiter(settings.rate_limit_taps, settings.rate_limit_window_s)
+        self.feedback_given = OnceEach()
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def language(self, update: Update) -> str:
+    async def language(self, update: Update) -> str:
         """The chat's chosen language, else the Telegram app's, else English."""
         chat, user = update.effective_chat, update.effective_user
-        chosen = self.state.language(chat.id) if chat else None
+        chosen = await self.chosen_language(chat.id) if chat else None
         return ui_language(chosen, user.language_code if user else None)
+
+    async def chosen_language(self, chat_id: int) -> str | None:
+        """The language the chat chose, or None (also when the state cannot be read in time)."""
+        try:
+            return await self.deadlines.state(self.state.language, chat_id)
+        except StateUnavailable:
+            return None
+
+    async def set_language(self, chat_id: int, lang: str) -> None:
+        """Remember the chat's language if the state can be written in time."""
+        with contextlib.suppress(StateUnavailable):
+            await self.deadlines.state(self.state.set_language, chat_id, lang)
 
     @staticmethod
     async def send(
@@ -117,6 +160,7 @@ class Handlers:
                     else None
                 ),
             )
+            _delivered.set(True)
 
     async def send_reply(
         self, context: Context, chat_id: int, reply: Reply, reply_to: int | None = None
@@ -128,12 +172,24 @@ class Handlers:
 
     async def apologise(self, context: Context, chat_id: int, lang: str, err: Exception) -> None:
         """Tell the resident the information is unavailable, with the help-line."""
-        log.warning("engine unavailable: %s", err)
+        log.warning("engine unavailable: %s", type(err).__name__)
         await self.send(context, chat_id, format_text(texts.text("unavailable", lang)))
 
     async def catalog(self, lang: str) -> list[DocumentInfo]:
-        """The documents in ``lang``, read off the event loop."""
-        return await asyncio.to_thread(self.engine.catalog, lang)
+        """The documents in ``lang``, read off the event loop under the deadline."""
+        return await self.deadlines.engine(self.engine.catalog, lang)
+
+    async def urgent_language(self, text: str, choice: str | None, prior: str | None) -> str:
+        """The language of an urgent message for the built-in scripts (detection is local and
+        quick; if even that fails, the chat's or the app's language)."""
+        try:
+            decision = await asyncio.wait_for(
+                asyncio.to_thread(self.engine.detector.decide, text, choice, prior), 2.0
+            )
+            return str(decision.lang)
+        except Exception as err:  # detection is a nicety here; the steps matter
+            log.info("language detection for the urgent steps failed: %s", type(err).__name__)
+            return ui_language(choice, prior)
 
     def sections_message(self, doc: DocumentInfo, lang: str) -> str:
         """The header shown above a topic's sections."""
@@ -163,11 +219,11 @@ class Handlers:
         topic_lang: str | None = None
         topic = ""
         if payload in texts.SUPPORTED:
-            self.state.set_language(chat.id, payload)
+            await self.set_language(chat.id, payload)
         elif payload.startswith("topic-"):
             topic, _, suffix = payload.removeprefix("topic-").partition("_")
             topic_lang = suffix if suffix in texts.SUPPORTED else None
-        lang = topic_lang or self.language(update)
+        lang = topic_lang or await self.language(update)
         await self.send(context, chat.id, format_text(ui("welcome", lang)), keyboards.welcome(lang))
         if topic:
             await self.show_topic(context, chat.id, topic, lang)
@@ -191,7 +247,7 @@ class Handlers:
     async def topics(self, update: Update, context: Context) -> None:
         """List the topics as buttons."""
         if update.effective_chat:
-            await self.send_topics(context, update.effective_chat.id, self.language(update))
+            await self.send_topics(context, update.effective_chat.id, await self.language(update))
 
     async def send_topics(self, context: Context, chat_id: int, lang: str) -> None:
         """Send the topics keyboard in ``lang``."""
@@ -206,20 +262,20 @@ class Handlers:
     async def choose_language(self, update: Update, context: Context) -> None:
         """Offer the supported languages."""
         if update.effective_chat:
-            lang = self.language(update)
+            lang = await self.language(update)
             prompt = format_text(ui("language_prompt", lang))
             await self.send(context, update.effective_chat.id, prompt, keyboards.languages())
 
     async def help(self, update: Update, context: Context) -> None:
         """Explain how to use the bot."""
         if update.effective_chat:
-            lang = self.language(update)
+            lang = await self.language(update)
             await self.send(context, update.effective_chat.id, format_text(ui("help", lang)))
 
     async def privacy(self, update: Update, context: Context) -> None:
         """Say what is kept and what is not."""
         if update.effective_chat:
-            lang = self.language(update)
+            lang = await self.language(update)
             await self.send(context, update.effective_chat.id, format_text(ui("privacy", lang)))
 
     async def sources(self, update: Update, context: Context) -> None:
@@ -227,7 +283,7 @@ class Handlers:
         chat = update.effective_chat
         if chat is None:
             return
-        lang = self.language(update)
+        lang = await self.language(update)
         try:
             docs = await self.catalog(lang)
         except EngineUnavailable as err:
@@ -240,12 +296,16 @@ class Handlers:
         chat = update.effective_chat
         if chat is None:
             return
-        lang = self.language(update)
+        lang = await self.language(update)
         try:
-            reply = await asyncio.to_thread(self.engine.urgent_reply, lang)
+            reply = await self.deadlines.engine(self.engine.urgent_reply, lang)
         except EngineUnavailable as err:
-            await self.apologise(context, chat.id, lang, err)
-            return
+            builtin = self.scripts.every(lang)
+            if builtin is None:
+                await self.apologise(context, chat.id, lang, err)
+                return
+            log.warning("urgent steps from the built-in scripts: %s", type(err).__name__)
+            reply = builtin
         await self.send_reply(context, chat.id, reply)
 
     async def forget(self, update: Update, context: Context) -> None:
@@ -253,14 +313,18 @@ class Handlers:
         chat = update.effective_chat
         if chat is None:
             return
-        lang = self.language(update)
-        self.state.forget(chat.id)
+        lang = await self.language(update)
+        try:
+            await self.deadlines.state(self.state.forget, chat.id)
+        except StateUnavailable:
+            await self.send(context, chat.id, format_text(texts.text("unavailable", lang)))
+            return
         await self.send(context, chat.id, format_text(ui("forgotten", lang)))
 
     async def unknown_command(self, update: Update, context: Context) -> None:
         """Answer a command the bot does not know (or that this person may not use)."""
         if update.effective_chat:
-            lang = self.language(update)
+            lang = await self.language(update)
             text = format_text(ui("unknown_command", lang))
             await self.send(context, update.effective_chat.id, text)
 
@@ -272,18 +336,22 @@ class Handlers:
         if chat is None:
             return
         try:
-            numbers = await asyncio.to_thread(self.engine.stats)
+            numbers = await self.deadlines.engine(self.engine.stats)
         except EngineUnavailable as err:
             log.warning("stats: engine unavailable: %s", err)
             await self.send(context, chat.id, format_text(ui("admin_unavailable", "en")))
             return
-        feedback = self.state.feedback()
+        try:
+            feedback = await self.deadlines.state(self.state.feedback)
+            chats: int | str = await self.deadlines.state(self.state.chats)
+        except StateUnavailable:
+            feedback, chats = {}, "?"
         lines = [f"{doc or '-'} {kind}: {n}" for (doc, kind), n in sorted(feedback.items())]
         values = {k: numbers.get(k, "?") for k in ("documents", "chunks", "built_at", "model")}
         body = ui("admin_stats", "en").format(
             **values, feedback="\n" + "\n".join(lines) if lines else ui("admin_no_feedback", "en")
         )
-        body += f"\nChats with stored settings: {self.state.chats()}"
+        body += f"\nChats with stored settings: {chats}"
         await self.send(context, chat.id, format_text(body))
 
     async def reload(self, update: Update, context: Context) -> None:
@@ -292,7 +360,7 @@ class Handlers:
         if chat is None:
             return
         try:
-            changed = await asyncio.to_thread(self.engine.reload)
+            changed = await self.deadlines.engine(self.engine.reload)
         except EngineUnavailable as err:
             log.warning("reload: engine unavailable: %s", err)
             await self.send(context, chat.id, format_text(ui("admin_unavailable", "en")))
@@ -307,48 +375,64 @@ class Handlers:
         message, chat = update.effective_message, update.effective_chat
         if message is None or chat is None or not message.text:
             return
-        if not await self.within_limit(update, context):
+        # normalised and cut before anything looks at it: hostile text costs what a normal one does
+        question = normalise(self.strip_mention(message, context), self.settings.max_work_chars)
+        situation = pattern_situation(question)  # urgent first: it never waits for the limit
+        allowed = await self.within_limit(update, context, quiet=situation is not None)
+        if not allowed and situation is None:
             return
-        question = self.strip_mention(message, context)
+        user = update.effective_user
+        app_language = user.language_code if user else None
+        choice = await self.chosen_language(chat.id)
+        reply_to = message.message_id if chat.type != ChatType.PRIVATE else None
         if not question.strip():
-            lang = self.language(update)
+            lang = ui_language(choice, app_language)
             await self.send(context, chat.id, format_text(texts.text("empty", lang)))
             return
         try:
             await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
         except TelegramError as err:
             log.info("typing action failed: %s", type(err).__name__)
-        try:
-            user = update.effective_user
-            reply = await asyncio.to_thread(
-                self.answer,
-                question[: self.settings.max_question_chars],
-                chat.id,
-                user.language_code if user else None,
-            )
-        except EngineUnavailable as err:
-            await self.apologise(context, chat.id, self.language(update), err)
+        reply: Reply | None = None
+        failure: Exception = EngineUnavailable("past the rate limit")
+        if allowed:  # past the limit, an urgent message gets the built-in steps (no engine work)
+            try:
+                reply = await self.deadlines.engine(self.answer, question, choice, app_language)
+            except Exception as err:  # any engine failure: the steps if urgent, else the apology
+                if not isinstance(err, EngineUnavailable):
+                    log.error("engine failed: %s", error_summary(err))
+                failure = err
+        if reply is None and situation is not None:
+            lang = await self.urgent_language(question, choice, app_language)
+            reply = self.scripts.reply(situation, lang, question)
+            if reply is not None and allowed:
+                log.warning("urgent steps from the built-in scripts: %s", type(failure).__name__)
+        if reply is None:
+            await self.apologise(context, chat.id, ui_language(choice, app_language), failure)
             return
-        reply_to = message.message_id if chat.type != ChatType.PRIVATE else None
         await self.send_reply(context, chat.id, reply, reply_to)
 
-    def answer(self, question: str, chat_id: int, app_language: str | None = None) -> Reply:
+    def answer(self, question: str, choice: str | None, app_language: str | None = None) -> Reply:
         """The engine's reply (blocking): the chat's explicit language choice wins; otherwise a
         confident detection; short or ambiguous messages keep the Telegram app's language."""
-        return self.engine.answer(question, self.state.language(chat_id), prior=app_language)
+        return self.engine.answer(question, choice, prior=app_language)
 
-    async def within_limit(self, update: Update, context: Context) -> bool:
-        """Count the message; past the limit, say so once per window and drop the rest."""
+    async def within_limit(self, update: Update, context: Context, quiet: bool = False) -> bool:
+        """Count the message; past the limit, say so once per window (unless ``quiet``) and drop
+        the rest. When the state cannot count in time, the message is let through."""
         chat = update.effective_chat
         if chat is None:
             return False
         s = self.settings
-        count = self.state.hit(chat.id, s.rate_limit_window_s)
+        try:
+            count = await self.deadlines.state(self.state.hit, chat.id, s.rate_limit_window_s)
+        except StateUnavailable:
+            return True
         if count <= s.rate_limit_messages:
             return True
-        if count == s.rate_limit_messages + 1:
+        if count == s.rate_limit_messages + 1 and not quiet:
             await self.send(
-                context, chat.id, format_text(ui("rate_limited", self.language(update)))
+                context, chat.id, format_text(ui("rate_limited", await self.language(update)))
             )
         return False
 
@@ -366,7 +450,9 @@ class Handlers:
         chat = update.effective_chat
         if chat is None or not await self.within_limit(update, context):
             return
-        await self.send(context, chat.id, format_text(ui("type_question", self.language(update))))
+        await self.send(
+            context, chat.id, format_text(ui("type_question", await self.language(update)))
+        )
 
     # -- buttons ---------------------------------------------------------------------------------
 
@@ -374,11 +460,17 @@ class Handlers:
         """Handle a tap on any inline button; unknown or tampered data gets a gentle notice."""
         query = update.callback_query
         chat = update.effective_chat
-        if query is None or chat is None:
+        if query is None:
             return
-        action = keyboards.parse(query.data)
+        if chat is None or not self.taps.allow(chat.id):
+            # a tap on an inline message (no chat to answer in), or past the tap limit: stop the
+            # client's spinner and do nothing else
+            await query.answer()
+            return
+        data = query.data.encode("utf-8", "replace").decode() if query.data else None
+        action = keyboards.parse(data)  # forged data with lone surrogates cannot be encoded
         if action is None:
-            await query.answer(ui("stale_button", self.language(update)))
+            await query.answer(ui("stale_button", await self.language(update)))
             return
         lang = action.lang
         try:
@@ -395,7 +487,7 @@ class Handlers:
         assert query is not None
         lang = action.lang
         if action.name in ("lang", "welcome"):
-            self.state.set_language(chat_id, lang)
+            await self.set_language(chat_id, lang)
             await query.answer()
             if action.name == "lang":
                 await query.edit_message_text(esc(ui("language_chosen", lang)))
@@ -423,7 +515,7 @@ class Handlers:
             )
         elif action.name == "section":
             try:
-                reply = await asyncio.to_thread(
+                reply = await self.deadlines.engine(
                     self.engine.section_reply, action.doc, action.section, lang
                 )
             except KeyError:
@@ -432,19 +524,21 @@ class Handlers:
             await query.answer()
             await self.send_reply(context, chat_id, reply)
         elif action.name == "feedback":
-            if not await self.count_feedback(action.doc, action.kind, lang):
+            if not await self.count_feedback(action.doc, action.kind, lang, chat_id):
                 await query.answer(ui("stale_button", lang))
                 return
             thanks = "feedback_thanks" if action.kind == "helpful" else "feedback_sorry"
             await query.answer(ui(thanks, lang))
             await query.edit_message_reply_markup(keyboards.feedback(action.doc, lang, asked=True))
         elif action.name == "person":
-            await self.count_feedback(action.doc, "person", lang)
+            await self.count_feedback(action.doc, "person", lang, chat_id)
             await query.answer()
             await self.send(context, chat_id, format_text(ui("talk_to_person", lang)))
 
-    async def count_feedback(self, doc_id: str, kind: str, lang: str) -> bool:
-        """Store one anonymous count if the document exists (button data can be tampered with)."""
+    async def count_feedback(self, doc_id: str, kind: str, lang: str, chat_id: int) -> bool:
+        """Store one anonymous count if the document exists (button data can be tampered with),
+        at most once per chat and document for a vote and once for "talk to a person" (the
+        pairs are remembered in memory only, for a day)."""
         if doc_id:
             try:
                 known = {d.id for d in await self.catalog(lang)}
@@ -452,7 +546,11 @@ class Handlers:
                 return True  # the tap was genuine as far as we can tell; only the count is lost
             if doc_id not in known:
                 return False
-        self.state.add_feedback(doc_id, kind)
+        group = "person" if kind == "person" else "vote"
+        if not self.feedback_given.first(chat_id, doc_id, group):
+            return True
+        with contextlib.suppress(StateUnavailable):  # only the count is lost
+            await self.deadlines.state(self.state.add_feedback, doc_id, kind)
         return True
 
     # -- errors ----------------------------------------------------------------------------------
@@ -462,14 +560,17 @@ class Handlers:
         err = context.error
         update_id = update.update_id if isinstance(update, Update) else None
         if isinstance(err, TelegramError):
-            log.warning("Telegram error on update %s: %s", update_id, err)
+            log.warning("Telegram error on update %s: %s", update_id, str(err)[:200])
             return
-        log.error("error on update %s", update_id, exc_info=err)
+        if err is not None:
+            log.error("error on update %s: %s", update_id, error_summary(err))
+        if _delivered.get():
+            return  # the resident already has a reply; an apology now would contradict it
         if isinstance(update, Update) and update.effective_chat:
             try:
-                lang = self.language(update)
+                lang = await self.language(update)
                 await self.send(
                     context, update.effective_chat.id, format_text(texts.text("unavailable", lang))
                 )
             except TelegramError as send_err:
-                log.warning("could not send the apology: %s", send_err)
+                log.warning("could not send the apology: %s", type(send_err).__name__)
