@@ -101,7 +101,7 @@ def _batch_line(
     turns = history.setdefault(chat, []) if chat else []
     trace = engine.respond(question, lang, history=turns)
     if chat:
-        turns.append(Turn(question, trace.sections, trace.reply.language))
+        turns.append(Turn(trace.reply.question, trace.sections, trace.reply.language))
     row = {"id": item.get("id"), **trace.reply.to_json()}
     if explain:
         row["explain"] = {"route": trace.route, **trace.explain}

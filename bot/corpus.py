@@ -217,6 +217,9 @@ class SectionRecord:
     chunk_ids: tuple[str, ...]
     source_title: str = ""
     awaiting_native_review: bool = False
+    jurisdiction: str = (
+        ""  # the document's: Chicago | Cook County | Illinois | United States | General
+    )
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,7 @@ class Corpus:
                 chunk_ids=tuple(p.id for p in parts),
                 source_title=titles[0],
                 awaiting_native_review=bool(m.get("awaiting_native_review", False)),
+                jurisdiction=str(m.get("jurisdiction", "")),
             )
             for part in parts:
                 self.chunk_section[part.id] = key
