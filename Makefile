@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run ingest test lint typecheck eval bench clean
+.PHONY: install run ingest test lint typecheck eval bench transcripts clean
 
 # Extras to install: `make install EXTRAS=dev,sentence-transformers` adds the optional
 # sentence-transformers models (and torch); the default model needs neither.
@@ -46,6 +46,10 @@ eval: install
 bench: install
 	$(PY) -m ingest build
 	$(PY) -m tests.bench
+
+# ten sample conversations through the real bot, for review: var/transcripts.md
+transcripts: install
+	$(PY) -m pytest -q tests/test_transcripts.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot import texts
-from bot.corpus import DocumentInfo, SectionRecord, tokenize
+from bot.corpus import SectionRecord, tokenize
 from bot.reply import Citation, Kind, Reply
 
 #: The quoted body of an answer stays within this many characters (one phone screen with sources).
@@ -130,22 +130,16 @@ def urgent_reply(
     """Urgent scripts word for word (they end with the hotline), then their citations."""
     body = "\n\n".join(f"{s.text} [{n}]" for n, s in enumerate(scripts, 1))
     cites = [citation(s, n) for n, s in enumerate(scripts, 1)]
-    return _reply(question, lang, "urgent", body, cites, notice)
+    return _reply(question, lang, "urgent", body, cites, notice, footer="footer_urgent")
 
 
-def no_answer_reply(
-    question: str,
-    lang: str,
-    catalogue: Sequence[DocumentInfo],
-    declined: bool = False,
-    notice: str = "",
-) -> Reply:
-    """Plainly no vetted information, what the bot can help with, and the help-line."""
-    topics = [f"- {d.title}" for d in catalogue if not d.urgent][:12]
-    lines = [texts.text("declined" if declined else "no_answer", lang)]
-    if topics:
-        lines.append(texts.text("can_help", lang) + "\n" + "\n".join(topics))
-    lines.append(texts.text("help_line", lang))
+def no_answer_reply(question: str, lang: str, declined: bool = False, notice: str = "") -> Reply:
+    """Plainly no vetted information, where to look instead, and the help-line (short: the
+    topics are offered as buttons by the chat front ends, not as a list)."""
+    lines = [
+        texts.text("declined" if declined else "no_answer", lang),
+        texts.text("help_line", lang),
+    ]
     return Reply(
         question=question,
         language=lang,
@@ -158,7 +152,13 @@ def no_answer_reply(
 
 
 def _reply(
-    question: str, lang: str, kind: Kind, body: str, cites: list[Citation], notice: str
+    question: str,
+    lang: str,
+    kind: Kind,
+    body: str,
+    cites: list[Citation],
+    notice: str,
+    footer: str = "footer",
 ) -> Reply:
     return Reply(
         question=question,
@@ -167,7 +167,7 @@ def _reply(
         body=body,
         citations=tuple(cites),
         notice=notice,
-        footer=texts.text("footer", lang),
+        footer=texts.text(footer, lang),
         sources_label=texts.text("sources", lang),
         checked_label=texts.text("checked_on", lang),
     )

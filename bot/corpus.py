@@ -217,6 +217,9 @@ class SectionRecord:
     chunk_ids: tuple[str, ...]
     source_title: str = ""
     awaiting_native_review: bool = False
+    jurisdiction: str = (
+        ""  # the document's: Chicago | Cook County | Illinois | United States | General
+    )
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,7 @@ class Corpus:
                 chunk_ids=tuple(p.id for p in parts),
                 source_title=first.title if first else "",
                 awaiting_native_review=m.awaiting_native_review,
+                jurisdiction=m.jurisdiction,
             )
             for part in parts:
                 self.chunk_section[part.id] = key

@@ -18,8 +18,8 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from bot import compose, texts
-from bot.corpus import Corpus, DocumentInfo, SectionInfo
+from bot import area, compose, personal, smalltalk, texts
+from bot.corpus import Corpus, DocumentInfo, SectionInfo, SectionRecord
 from bot.guard import should_decline
 from bot.language import LanguageDetector_
 from bot.llm import LLMWriter
@@ -36,11 +36,15 @@ log = logging.getLogger(__name__)
 __all__ = ["DocumentInfo", "Engine", "EngineUnavailable", "SectionInfo", "Trace", "Turn"]
 
 URGENT_DOC = "urgent"
+#: Asked about a place outside Illinois with no answer that holds there: what this service covers
+#: and where people in other states find legal help (sections of this document, in order).
+OUTSIDE_DOC = "outside-illinois"
+OUTSIDE_SECTIONS = (0, 3)
 #: A policy for a model nobody has fitted one for: it answers on strong question matches only.
 #: Replace it with `python -m bot eval --fit` (it logs a warning when used).
 FALLBACK_POLICY = Policy(
     model="unfitted",
-    coef=[12.0, 4.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    coef=[12.0, 4.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     intercept=-16.0,
     threshold=0.5,
     urgent_threshold=0.03,
@@ -105,6 +109,17 @@ def clean_question(raw: str, limit: int) -> str:
     text = _TAGS.sub(" ", text)
     text = _MARKUP.sub(" ", text)
     return _SPACE.sub(" ", text).strip()[:limit]
+
+
+def _holds_elsewhere(section: SectionRecord) -> bool:
+    """Whether a section's rules hold outside Illinois (federal or general, naming no place here)."""
+    if section.doc_id == OUTSIDE_DOC:
+        return True
+    if section.jurisdiction == "United States":  # federal rights; some name Illinois sources
+        return not area.mentions_here(section.heading)
+    return section.jurisdiction == "General" and not area.mentions_here(
+        f"{section.heading} {section.text}"
+    )
 
 
 class Engine:
@@ -265,30 +280,50 @@ class Engine:
     def _respond(
         self, raw: str, choice: str | None, mode: Mode, history: list[Turn], prior: str | None
     ) -> Trace:
-        question = clean_question(raw or "", self.settings.max_question_chars)
+        # personal details are cut out before anything reads the message, and never echoed
+        redaction = personal.redact(raw or "")
+        raw = redaction.text
+        question = clean_question(raw, self.settings.max_question_chars)
         if prior is None and history:
             prior = history[-1].lang or None
         decision = self.detector.decide(question, choice, prior)
         language = decision.lang
         reply_lang = texts.reply_language(language)
-        notice = "" if language in texts.SUPPORTED else texts.text("language_notice", language)
+        notes = [] if language in texts.SUPPORTED else [texts.text("language_notice", language)]
+        if redaction.found:
+            notes.append(texts.text("personal_data", language))
+        notice = "\n".join(notes)
         explain: dict[str, Any] = {
             "language": {
                 "lang": language,
                 "reason": decision.reason,
                 "confidence": round(decision.confidence, 3),
                 "reply": reply_lang,
-            }
+            },
+            "personal_data": list(redaction.kinds),
         }
         if not any(ch.isalnum() for ch in question):
             reply = Reply(
                 raw, reply_lang, "no_answer", texts.text("empty", reply_lang), notice=notice
             )
-            return Trace(reply, route="empty", explain=explain)
+            return Trace(reply, route="personal data" if notes else "empty", explain=explain)
+        talk = smalltalk.classify(question)
+        if talk is not None:
+            explain["smalltalk"] = talk
+            if decision.reason == "default" and smalltalk.spanish(question):
+                language = reply_lang = "es"  # "hola" alone: lingua cannot tell, the word can
+            said = texts.text(f"talk_{talk}", language)
+            said_lang = language if texts.has_text(f"talk_{talk}", language) else reply_lang
+            notice = "\n".join(n for n in notes if n != texts.text("language_notice", language))
+            reply = Reply(raw, said_lang, "smalltalk", said, notice=notice)
+            return Trace(reply, route="smalltalk", explain=explain)
+        elsewhere = area.outside(question)
+        explain["outside_area"] = elsewhere
+        if elsewhere:
+            notice = "\n".join([*notes, texts.text("outside_area", language)])
         corpus = self.corpus()
         if should_decline(question):
-            catalogue = corpus.documents(reply_lang)
-            reply = compose.no_answer_reply(raw, reply_lang, catalogue, True, notice)
+            reply = compose.no_answer_reply(raw, reply_lang, True, notice)
             return Trace(reply, route="declined", explain=explain)
 
         vector = self._embed(question) if mode != "bm25" else None
@@ -299,7 +334,11 @@ class Engine:
         if urgency.situation is not None:
             script = self._urgent(corpus, language, urgency.situation, raw)
             if script is not None:
-                return Trace(script, route="urgent", explain=explain)
+                # the script says itself which language it is in; privacy and place notes stay
+                lang_note = texts.text("language_notice", language)
+                own = [n for n in notice.split("\n") if n and n != lang_note]
+                joined = "\n".join([*own, script.notice] if script.notice else own)
+                return Trace(replace(script, notice=joined), route="urgent", explain=explain)
 
         langs = [reply_lang] if language in texts.SUPPORTED else [language, texts.DEFAULT]
         if decision.reason == "choice":
@@ -333,6 +372,8 @@ class Engine:
                 or (alone_p < self.policy.threshold <= context_p)
             ):
                 candidates, used = with_context, "with previous turn"
+        if elsewhere:
+            candidates = [c for c in candidates if _holds_elsewhere(c.section)]
         best = candidates[0] if candidates else None
         explain["decision"] = {
             "query": used,
@@ -347,10 +388,15 @@ class Engine:
                 for c in candidates[:5]
             ],
         }
+        if elsewhere and (best is None or best.score < self.policy.threshold):
+            sections = [corpus.section(reply_lang, OUTSIDE_DOC, i) for i in OUTSIDE_SECTIONS]
+            found = [s for s in sections if s is not None]
+            if found:
+                notice = "\n".join(notes)  # the first section says what this service covers
+                reply = compose.answer_reply(raw, reply_lang, found, notice)
+                return Trace(reply, candidates, route="outside the area", explain=explain)
         if best is None or best.score < self.policy.threshold:
-            reply = compose.no_answer_reply(
-                raw, reply_lang, corpus.documents(reply_lang), False, notice
-            )
+            reply = compose.no_answer_reply(raw, reply_lang, False, notice)
             return Trace(reply, candidates, route="weak", explain=explain)
         chosen = [best.section]
         for other in candidates[1:3]:
@@ -388,8 +434,10 @@ class Engine:
         """Candidates ordered by the relevance model's probability (``previous``: the documents
         the conversation's last turn was answered from)."""
         found = search(corpus, vector, question, langs, mode)
+        off_topic = self.urgency.off_topic(vector) if vector is not None else -1.0
         for c in found:
             c.features["previous_doc"] = float(c.section.doc_id in previous)
+            c.features["off_topic"] = off_topic - c.features["question"]
         scored = [replace(c, score=self.policy.probability(c.features)) for c in found]
         return sorted(scored, key=lambda c: -c.score)
 
@@ -436,6 +484,13 @@ class Engine:
         reply = compose.answer_reply(section.heading, lang, [section])
         kind: Kind = "urgent" if section.urgent else "answer"
         return replace(reply, body=f"{section.text} [1]", kind=kind)
+
+    def situation_reply(self, situation: Situation, lang: str) -> Reply:
+        """The one script for ``situation`` (the emergency menu), in ``lang`` when vetted."""
+        reply = self._urgent(self.corpus(), lang, situation, "")
+        if reply is None:
+            raise EngineUnavailable("the index has no urgent scripts")
+        return reply
 
     def urgent_reply(self, lang: str) -> Reply:
         """Every urgent script, in order, with the hotline (for /urgent)."""

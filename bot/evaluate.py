@@ -18,7 +18,7 @@ from bot.engine import Engine, Trace, Turn
 from bot.relevance import DATA_DIR, FEATURES, Policy, fit_linear, fit_weights, plateau_middle
 from bot.reply import Reply
 from bot.retrieval import Candidate
-from bot.urgency import MIN_MARGIN, SCRIPT_INDEX
+from bot.urgency import MIN_MARGIN, OFF_TOPIC, SCRIPT_INDEX
 
 EVAL_DIR = DATA_DIR / "eval"
 SPLITS = {"dev": EVAL_DIR / "dev.jsonl", "test": EVAL_DIR / "test.jsonl"}
@@ -116,6 +116,8 @@ def judge(item: Item, reply: Reply, valid_source: Callable[[str], bool]) -> Outc
     problems = []
     kind = reply.kind
     expected = item.expect_kind
+    if kind == "smalltalk" and expected == "no_answer":
+        kind = "no_answer"  # a greeting or thanks: not answered from a document, as expected
     if expected == "not_urgent":
         if kind == "urgent":
             problems.append("urgent script for a non-urgent message")
@@ -364,7 +366,7 @@ def _fit_urgency(
     from sklearn.model_selection import StratifiedKFold
 
     base_x, base_labels = engine.urgency.training_rows(engine.corpus())
-    base_y = np.array([label != "none" for label in base_labels], dtype=int)
+    base_y = np.array([label not in ("none", OFF_TOPIC) for label in base_labels], dtype=int)
     rows = [(item, trace) for item, trace in traces if trace.explain.get("urgency")]
     dev_x = np.asarray(
         [engine.embedder.embed_query(_clean(engine, item.question)) for item, _ in rows],

@@ -30,6 +30,7 @@ FEATURES = (
     "agree",
     "fused_rank",
     "previous_doc",  # the conversation's last turn was answered from this document
+    "off_topic",  # nearest off-topic exemplars' similarity minus this section's question match
 )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["answer", "no_answer", "declined", "urgent"]
+#: ``smalltalk``: a short reply to a greeting, thanks, "are you a bot?" or "a person, please".
+Kind = Literal["answer", "no_answer", "declined", "urgent", "smalltalk"]
 
 
 @dataclass(frozen=True)
@@ -54,18 +55,27 @@ class Reply:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def citation_lines(self) -> list[str]:
-        """Plain-text citation lines: ``[1] Title — Section. URL (checked on DATE)``."""
-        return [
-            f"[{c.n}] {c.title} — {c.section}. {c.url} ({self.checked_label} {c.checked_on})"
-            for c in self.citations
-        ]
+        """Plain-text citation lines, one short line each: ``[1] Title: URL``."""
+        return [f"[{c.n}] {c.title}: {c.url}" for c in self.citations]
+
+    @property
+    def checked_on(self) -> str:
+        """When the cited documents were last checked (the oldest date, said once)."""
+        dates = sorted(c.checked_on for c in self.citations if c.checked_on)
+        return dates[0] if dates else ""
+
+    @property
+    def sources_heading(self) -> str:
+        """``Sources (checked on DATE)``: the date once for every source."""
+        checked = f" ({self.checked_label} {self.checked_on})" if self.checked_on else ""
+        return f"{self.sources_label}{checked}"
 
     @property
     def text(self) -> str:
         """The whole reply as plain text, citation markers included."""
         parts = [p for p in (self.notice, self.body) if p]
         if self.citations:
-            parts.append(f"{self.sources_label}:\n" + "\n".join(self.citation_lines()))
+            parts.append(f"{self.sources_heading}:\n" + "\n".join(self.citation_lines()))
         if self.footer:
             parts.append(self.footer)
         return "\n\n".join(parts)

@@ -33,7 +33,7 @@ def run_chat(
                 write(_respond(engine, line, lang))
             else:
                 trace = engine.respond(line, preferred, history=history[-HISTORY_TURNS:])
-                history.append(Turn(line, trace.sections, trace.reply.language))
+                history.append(Turn(trace.reply.question, trace.sections, trace.reply.language))
                 write(trace.reply.text)
         except EngineUnavailable:
             write(texts.text("unavailable", lang))

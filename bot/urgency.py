@@ -34,6 +34,9 @@ SITUATIONS: tuple[Situation, ...] = ("door", "work", "school", "detained", "stop
 #: Position of each script in the urgent document (its sections, in this order in every language).
 SCRIPT_INDEX: dict[Situation, int] = {s: i for i, s in enumerate(SITUATIONS)}
 EXEMPLAR_DIR = Path(__file__).resolve().parent / "data" / "exemplars"
+#: Exemplars of questions the knowledge base does not cover (taxes, divorce, the weather): not
+#: urgent, and the relevance decision measures how close a message is to them.
+OFF_TOPIC = "offtopic"
 #: Nearest exemplars averaged on each side of the margin, and voting for the situation.
 K_MARGIN = 3
 K_VOTE = 5
@@ -72,7 +75,7 @@ def load_exemplars(folder: Path = EXEMPLAR_DIR) -> list[dict[str, str]]:
         for line in path.read_text("utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
-                if row.get("label") in (*SITUATIONS, "none") and row.get("text"):
+                if row.get("label") in (*SITUATIONS, "none", OFF_TOPIC) and row.get("text"):
                     rows.append({"lang": str(row.get("lang", path.stem)), **row})
     return rows
 
@@ -187,13 +190,22 @@ class UrgencyClassifier:
             self._combined = (key, combined, all_labels)
             return combined, all_labels
 
+    def off_topic(self, vector: Any) -> float:
+        """Mean similarity of the nearest off-topic exemplars (-1 without any)."""
+        matrix, labels = self._load()
+        mask = np.array([label == OFF_TOPIC for label in labels])
+        if vector is None or not mask.any():
+            return -1.0
+        sims = matrix[mask] @ np.asarray(vector, dtype=np.float32)
+        return float(np.sort(sims)[::-1][:K_MARGIN].mean())
+
     def margin(self, vector: Any, corpus: Any = None) -> tuple[float, Situation | None]:
         """Nearest urgent minus nearest non-urgent similarity, and the situation voted for."""
         matrix, labels = self._with_corpus(corpus)
         if vector is None or not len(labels):
             return -1.0, None
         sims = matrix @ np.asarray(vector, dtype=np.float32)
-        urgent = np.array([label != "none" for label in labels])
+        urgent = np.array([label not in ("none", OFF_TOPIC) for label in labels])
         if not urgent.any() or urgent.all():
             return -1.0, None
         top_urgent = np.sort(sims[urgent])[::-1][:K_MARGIN].mean()

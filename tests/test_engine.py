@@ -69,8 +69,8 @@ def test_spanish_question_gets_a_spanish_answer_only(engine: Engine) -> None:
     reply = engine.answer("¿Me pueden arrestar en la corte?")
     assert reply.language == "es" and reply.kind == "answer"
     assert all(c.source.startswith("knowledge/es/") for c in reply.citations)
-    assert "Fuentes:" in reply.text and "asesoría legal" in reply.text
-    assert "Sources:" not in reply.text
+    assert "Fuentes (revisado el " in reply.text and "asesoría legal" in reply.text
+    assert "Sources" not in reply.text
 
 
 def test_language_preference_overrides_detection(engine: Engine) -> None:
@@ -164,8 +164,7 @@ def test_harmful_requests_are_declined(engine: Engine, question: str) -> None:
     assert reply.kind == "declined"
     assert not reply.citations
     assert HOTLINE in reply.text
-    titles = {d.id: d.title for d in engine.catalog(reply.language)}
-    assert titles["welcoming-city"] in reply.text
+    assert len(reply.text) <= 450  # the topics are buttons in the chat, never a text list
 
 
 @pytest.mark.parametrize(
@@ -413,7 +412,7 @@ def test_ask_json_and_batch(
 
 def test_ask_without_index_is_one_clear_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["ask", "hello"], env={"KYR_DATA_DIR": str(tmp_path / "empty")}
+        cli, ["ask", "can police ask my status"], env={"KYR_DATA_DIR": str(tmp_path / "empty")}
     )
     assert result.exit_code == 1
     assert "make ingest" in result.output and "Traceback" not in result.output

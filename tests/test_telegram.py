@@ -23,13 +23,14 @@ import pytest
 from pydantic import SecretStr
 
 from bot import texts as texts_
-from bot.engine import Engine
+from bot.engine import Engine, Trace, Turn
 from bot.reply import Reply
 from bot.settings import BotSettings
 from bot.state import State
+from bot.tg import keyboards
 from bot.tg.app import TelegramApp, build_application, webhook_options
 from bot.tg.format import esc, format_reply, format_sources
-from bot.ui_texts import LEGAL_DIRECTORY, ui
+from bot.ui_texts import LEGAL_DIRECTORY, ui, ui_languages
 from ingest.embedder import E5Embeddings
 from ingest.settings import PROJECT_ROOT
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, Call, FakeBotApi
@@ -71,6 +72,24 @@ async def bot(settings: BotSettings, tg_engine: Engine) -> AsyncIterator[Telegra
     """The bot, long polling the fake server."""
     async with polling_bot(settings, tg_engine) as app:
         yield app
+
+
+def topic_buttons(engine: Engine, lang: str = "en") -> list[str]:
+    """The callback data of the first page of topic buttons."""
+    markup = keyboards.topics(engine.catalog(lang), lang)
+    return [str(b.callback_data) for row in markup.inline_keyboard for b in row]
+
+
+def conversation(engine: Engine, questions: list[str], app_language: str = "en") -> list[Reply]:
+    """The replies one chat gets to ``questions`` in order (the bot remembers the last turns)."""
+    replies: list[Reply] = []
+    history: list[Turn] = []
+    for q in questions:
+        prior = history[-1].lang if history else app_language
+        trace = engine.respond(q, None, history=history[-3:], prior=prior)
+        history.append(Turn(trace.reply.question, trace.sections, trace.reply.language))
+        replies.append(trace.reply)
+    return replies
 
 
 def keyboard(call: Call) -> list[str]:
@@ -119,11 +138,14 @@ async def test_start_welcomes_in_the_app_language_with_buttons(
     assert en.startswith("Hello. I am KYR Bot") and "not end-to-end encrypted" in en
     assert "not legal advice" in en
     assert es.startswith("Hola. Soy KYR Bot") and "no tienen cifrado de extremo a extremo" in es
-    assert keyboard(fake.of("sendMessage", 2001)[0]) == ["wel:en", "wel:es", "top:en"]
-    assert keyboard(fake.of("sendMessage", 2002)[0]) == ["wel:en", "wel:es", "top:es"]
+    # "I need help right now" comes first
+    assert keyboard(fake.of("sendMessage", 2001)[0]) == ["sos:en", "wel:en", "wel:es", "top:en"]
+    assert keyboard(fake.of("sendMessage", 2002)[0]) == ["sos:es", "wel:en", "wel:es", "top:es"]
     # the command menu was registered in both languages at start-up
     menus = fake.of("setMyCommands")
-    assert {c.params.get("language_code") for c in menus} == {None, "es"}
+    others = {lang for lang in ui_languages() if lang != "en"}
+    assert {"es", "pl", "zh", "ar", "uk", "ko", "tl"} <= others
+    assert {c.params.get("language_code") for c in menus} == {None, *others}
     assert menus[0].params["commands"][0]["command"] == "start"
 
 
@@ -165,7 +187,7 @@ async def test_deep_link_to_a_topic(fake: FakeBotApi, bot: TelegramApp, tg_engin
     ]
     assert sent[2202][0].startswith("Hola") and esc(doc_es.title) in sent[2202][1]
     assert sent[2203][1] == "I couldn't find that topic. Here are all the topics:"
-    assert len(keyboard(fake.of("sendMessage", 2203)[1])) == len(tg_engine.catalog("en"))
+    assert keyboard(fake.of("sendMessage", 2203)[1]) == topic_buttons(tg_engine)
     assert sent[2204][0].startswith("Hello")
     await settle()
     assert len(fake.texts(2204)) == 1
@@ -186,7 +208,7 @@ async def test_fixed_commands(fake: FakeBotApi, bot: TelegramApp, tg_engine: Eng
     assert "(checked on " in sources and "<a href=" in sources
     assert keyboard(fake.of("sendMessage", chat)[2 + n]) == ["lang:en", "lang:es"]
     assert texts[3 + n] == "Choose a topic:"
-    assert len(keyboard(fake.of("sendMessage", chat)[3 + n])) == len(tg_engine.catalog("en"))
+    assert keyboard(fake.of("sendMessage", chat)[3 + n]) == topic_buttons(tg_engine)
     assert (
         texts[4 + n]
         == texts[5 + n]
@@ -213,7 +235,7 @@ async def test_question_is_answered_with_citations(
     reply = tg_engine.answer(question)
     assert reply.kind == "answer" and reply.language == lang and reply.citations
     assert text == format_reply(reply)[0]
-    assert f"<b>{label}</b>" in text
+    assert f"<b>{label} (" in text  # "Sources (checked on DATE)"
     for c in reply.citations:
         assert f'<a href="{esc(c.url)}">' in text
     assert balanced(text)
@@ -240,12 +262,20 @@ async def test_urgent_message_gets_the_urgent_reply_first(
     assert to_chat == ["sendChatAction", "sendMessage"]
 
 
-async def test_urgent_command(fake: FakeBotApi, bot: TelegramApp, tg_engine: Engine) -> None:
+async def test_urgent_command_asks_which_situation_then_sends_that_script(
+    fake: FakeBotApi, bot: TelegramApp, tg_engine: Engine
+) -> None:
     fake.message(2502, "/urgent", language_code="es")
-    expected = format_reply(tg_engine.urgent_reply("es"))  # five scripts: split to fit Telegram
-    texts = await fake.wait_messages(2502, len(expected))
-    assert texts == expected
-    assert all(balanced(t) for t in texts)
+    [menu] = await fake.wait_messages(2502, 1)
+    assert menu == esc(ui("urgent_menu", "es"))
+    situations = ["door", "work", "school", "detained", "stopped"]
+    assert keyboard(fake.of("sendMessage", 2502)[0]) == [f"sit:es:{s}" for s in situations]
+    fake.callback(2502, "sit:es:work", message_id=60)
+    texts = await fake.wait_messages(2502, 2)
+    script = tg_engine.situation_reply("work", "es")
+    assert script.citations[0].section_index == 1 and len(script.citations) == 1
+    assert texts[1:] == format_reply(script) and balanced(texts[1])
+    assert len(texts[1]) < 1500  # one script, not all five
 
 
 @pytest.mark.parametrize(
@@ -277,8 +307,13 @@ async def test_non_text_asks_to_type(
     fake.message(2602, None, language_code="en", **content)
     [es] = await fake.wait_messages(2601, 1)
     [en] = await fake.wait_messages(2602, 1)
-    assert es == esc(ui("type_question", "es"))
-    assert en == esc(ui("type_question", "en"))
+    # a voice note gets the hotline; a photo or a file a warning not to send papers
+    key = {"voice": "media_voice", "photo": "media_no_caption", "document": "media_no_caption"}
+    expected = key.get(next(iter(content)), "type_question")
+    assert es == esc(ui(expected, "es"))
+    assert en == esc(ui(expected, "en"))
+    if expected == "media_voice":
+        assert "1-855-435-7693" in es
 
 
 async def test_edited_messages_and_channel_posts_are_ignored(
@@ -323,6 +358,10 @@ class LongAnswers(Engine):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine.settings, embedder=engine.embedder, detector=engine.detector)
+
+    def respond(self, question: str, lang: str | None = None, *_: Any, **__: Any) -> Trace:  # type: ignore[override]
+        """The long reply, as the handlers ask for it."""
+        return Trace(self.answer(question, lang))
 
     def answer(self, question: str, lang: str | None = None, *_: Any, **__: Any) -> Reply:
         """Every section of three documents, renumbered, as one reply."""
@@ -371,7 +410,7 @@ async def test_rate_limit(fake: FakeBotApi, settings: BotSettings, tg_engine: En
         await settle()
     assert len(fake.texts(3001)) == 4
     assert texts[3] == esc(ui("rate_limited", "en"))
-    assert len(set(texts[:3])) == 1 and "<b>Sources</b>" in texts[0]
+    assert len(set(texts[:3])) == 1 and "<b>Sources (" in texts[0]
 
 
 async def test_each_chat_keeps_its_order(
@@ -384,7 +423,7 @@ async def test_each_chat_keeps_its_order(
         "How do I find a lawyer for immigration?",
         "What is a detainer?",
     ]
-    expected = [format_reply(tg_engine.answer(q))[0] for q in questions]
+    expected = [format_reply(r)[0] for r in conversation(tg_engine, questions)]
     assert len(set(expected)) == len(expected)
     chats = range(3100, 3120)
     for chat in chats:
@@ -406,7 +445,7 @@ async def test_every_button(
     await fake.wait_for(lambda: len(fake.of("editMessageText")) == 1)
     edit = fake.of("editMessageText")[0]
     assert edit.params["message_id"] == 50 and edit.params["text"].startswith("Hola")
-    assert keyboard(edit) == ["wel:en", "wel:es", "top:es"]
+    assert keyboard(edit) == ["sos:es", "wel:en", "wel:es", "top:es"]
 
     fake.callback(chat, "lang:en", message_id=51)
     await fake.wait_for(lambda: len(fake.of("editMessageText")) == 2)
@@ -414,7 +453,13 @@ async def test_every_button(
 
     fake.callback(chat, "top:en", message_id=52)
     [topics] = await fake.wait_messages(chat, 1)
-    assert topics == "Choose a topic:" and f"doc:en:{doc.id}" in keyboard(fake.of("sendMessage")[0])
+    first_page = keyboard(fake.of("sendMessage")[0])
+    assert topics == "Choose a topic:" and first_page[0] == "sos:en" and "top:en:2" in first_page
+    assert f"doc:en:{doc.id}" not in first_page  # the ninth topic is on the second page
+    fake.callback(chat, "top:en:2", message_id=52)
+    await fake.wait_for(lambda: len(fake.of("editMessageReplyMarkup")) == 1)
+    second_page = keyboard(fake.of("editMessageReplyMarkup")[0])
+    assert f"doc:en:{doc.id}" in second_page and "top:en:1" in second_page
 
     fake.callback(chat, f"doc:en:{doc.id}", message_id=53)
     await fake.wait_for(lambda: len(fake.of("editMessageText")) == 3)
@@ -433,8 +478,8 @@ async def test_every_button(
 
     fake.callback(chat, f"fb:h:en:{doc.id}", message_id=54)
     fake.callback(chat, f"fb:n:en:{doc.id}", message_id=55)
-    await fake.wait_for(lambda: len(fake.of("editMessageReplyMarkup")) == 2)
-    assert keyboard(fake.of("editMessageReplyMarkup")[0]) == [f"ppl:en:{doc.id}"]
+    await fake.wait_for(lambda: len(fake.of("editMessageReplyMarkup")) == 3)
+    assert keyboard(fake.of("editMessageReplyMarkup")[1]) == [f"ppl:en:{doc.id}"]
 
     fake.callback(chat, f"ppl:en:{doc.id}", message_id=56)
     texts = await fake.wait_messages(chat, 3)
@@ -446,7 +491,7 @@ async def test_every_button(
     }
     assert ui("feedback_thanks", "en") in answers.values()
     assert ui("feedback_sorry", "en") in answers.values()
-    assert len(answers) == 9  # every tap was answered
+    assert len(answers) == 10  # every tap was answered
     state = State.open(settings)
     try:
         # one vote per chat and document: the second ("not helpful") is answered, not counted
@@ -572,7 +617,7 @@ async def test_chroma_down_then_back(
             for attempt in range(60):
                 fake.message(3602, question)
                 await fake.wait_messages(3602, attempt + 1, timeout=60)
-                if "<b>Sources</b>" in fake.texts(3602)[-1]:
+                if "<b>Sources (" in fake.texts(3602)[-1]:
                     break
                 await asyncio.sleep(0.5)
             assert fake.texts(3602)[-1] == format_reply(tg_engine.answer(question))[0]
@@ -608,7 +653,7 @@ async def test_telegram_errors_are_retried_or_logged(
         fake.fail("sendChatAction", times=1, status=500)
         fake.message(3703, "Can police ask about my immigration status?")
         [answer] = await fake.wait_messages(3703, 1)
-        assert "<b>Sources</b>" in answer
+        assert "<b>Sources (" in answer
     assert fake.texts(3701)[0] == fake.texts(3701)[1]
     assert any("Telegram error" in r.getMessage() for r in caplog.records)
 

@@ -97,12 +97,9 @@ def pack(parts: Sequence[str], *, limit: int = LIMIT) -> list[str]:
     return messages
 
 
-def citation_block(reply: Reply, c: Citation) -> str:
-    """One citation line: the number and title linked, the section, and the checked-on date."""
-    label = esc(f"[{c.n}] {c.title}")
-    section = f" — {esc(c.section)}" if c.section else ""
-    checked = f" ({esc(reply.checked_label)} {esc(c.checked_on)})"
-    return f"{link(label, c.url)}{section}{checked}"
+def citation_block(c: Citation) -> str:
+    """One short citation line: the number and the title, linked to the source."""
+    return link(esc(f"[{c.n}] {c.title}"), c.url)
 
 
 def format_reply(reply: Reply, *, limit: int = LIMIT) -> list[str]:
@@ -113,8 +110,8 @@ def format_reply(reply: Reply, *, limit: int = LIMIT) -> list[str]:
         parts.extend(f"<i>{b}</i>" for b in body_blocks(reply.notice, {}, limit=limit - 7))
     parts.extend(body_blocks(reply.body, cited, limit=limit))
     if reply.citations:
-        heading = f"<b>{esc(reply.sources_label)}</b>"
-        lines = [citation_block(reply, c) for c in reply.citations]
+        heading = f"<b>{esc(reply.sources_heading)}</b>"
+        lines = [citation_block(c) for c in reply.citations]
         parts.extend(lines_blocks([heading, *lines], limit=limit))
     if reply.footer:
         parts.extend(f"<i>{b}</i>" for b in body_blocks(reply.footer, {}, limit=limit - 7))

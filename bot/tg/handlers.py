@@ -28,7 +28,8 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, filters
 
 from bot import texts
-from bot.engine import DocumentInfo, Engine, EngineUnavailable
+from bot.engine import DocumentInfo, Engine, EngineUnavailable, Turn
+from bot.memory import Memory
 from bot.reply import Reply
 from bot.settings import BotSettings
 from bot.state import State
@@ -43,7 +44,8 @@ from bot.tg.safety import (
     normalise,
 )
 from bot.tg.urgent import UrgentScripts, pattern_situation
-from bot.ui_texts import COMMANDS, ui, ui_language
+from bot.ui_texts import COMMANDS, ui, ui_language, ui_languages
+from bot.urgency import Situation
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,8 @@ NON_TEXT = (
     | filters.VENUE
     | filters.CONTACT
 )
+#: Sound and moving pictures: the bot cannot listen, so it gives the hotline and asks for text.
+SPOKEN = filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE
 
 
 class Handlers:
@@ -118,6 +122,9 @@ class Handlers:
         self.scripts = UrgentScripts.load(settings.knowledge_dir)
         self.taps = TapLimiter(settings.rate_limit_taps, settings.rate_limit_window_s)
         self.feedback_given = OnceEach()
+        # the last turns of each chat, for follow-ups: process memory only, expiring after 15
+        # idle minutes, cleared by /forget (bot/memory.py)
+        self.memory = Memory()
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -165,9 +172,18 @@ class Handlers:
     async def send_reply(
         self, context: Context, chat_id: int, reply: Reply, reply_to: int | None = None
     ) -> None:
-        """An engine reply with the feedback buttons."""
-        doc_id = reply.citations[0].doc_id if reply.citations else ""
-        markup = keyboards.feedback(doc_id, texts.reply_language(reply.language))
+        """An engine reply with its buttons: feedback under an answer, the topics (paged) and a
+        person under a reply that had no answer, none under small talk."""
+        lang = texts.reply_language(reply.language)
+        markup: InlineKeyboardMarkup | None = None
+        if reply.kind in ("answer", "urgent"):
+            doc_id = reply.citations[0].doc_id if reply.citations else ""
+            markup = keyboards.feedback(doc_id, lang)
+        elif reply.kind in ("no_answer", "declined"):
+            try:
+                markup = keyboards.topics(await self.catalog(lang), lang, person=True)
+            except EngineUnavailable:
+                markup = None
         await self.send(context, chat_id, format_reply(reply), markup, reply_to)
 
     async def apologise(self, context: Context, chat_id: int, lang: str, err: Exception) -> None:
@@ -200,7 +216,7 @@ class Handlers:
 
     async def post_init(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Register the command menu; a failure here is cosmetic, so it is logged and ignored."""
-        for lang in texts.SUPPORTED:
+        for lang in ui_languages():
             commands = [BotCommand(c, ui(f"cmd_{c}", lang)) for c in COMMANDS]
             code = None if lang == texts.DEFAULT else lang
             try:
@@ -292,21 +308,28 @@ class Handlers:
         await self.send(context, chat.id, format_sources(ui("sources_header", lang), docs, lang))
 
     async def urgent(self, update: Update, context: Context) -> None:
-        """Send the immediate steps and the help-lines."""
+        """Ask which situation is happening, with one button each (then send that one script)."""
         chat = update.effective_chat
         if chat is None:
             return
         lang = await self.language(update)
+        prompt = format_text(ui("urgent_menu", lang))
+        await self.send(context, chat.id, prompt, keyboards.situations(lang))
+
+    async def send_situation(
+        self, context: Context, chat_id: int, situation: Situation, lang: str
+    ) -> None:
+        """The script for one urgent situation; the built-in copy when the index fails."""
         try:
-            reply = await self.deadlines.engine(self.engine.urgent_reply, lang)
+            reply = await self.deadlines.engine(self.engine.situation_reply, situation, lang)
         except EngineUnavailable as err:
-            builtin = self.scripts.every(lang)
+            builtin = self.scripts.reply(situation, lang)
             if builtin is None:
-                await self.apologise(context, chat.id, lang, err)
+                await self.apologise(context, chat_id, lang, err)
                 return
             log.warning("urgent steps from the built-in scripts: %s", type(err).__name__)
             reply = builtin
-        await self.send_reply(context, chat.id, reply)
+        await self.send_reply(context, chat_id, reply)
 
     async def forget(self, update: Update, context: Context) -> None:
         """Delete everything stored about this chat, and say so."""
@@ -314,6 +337,7 @@ class Handlers:
         if chat is None:
             return
         lang = await self.language(update)
+        self.memory.forget(chat.id)
         try:
             await self.deadlines.state(self.state.forget, chat.id)
         except StateUnavailable:
@@ -373,7 +397,7 @@ class Handlers:
     async def question(self, update: Update, context: Context) -> None:
         """Answer a typed question from the vetted documents, with citations and buttons."""
         message, chat = update.effective_message, update.effective_chat
-        if message is None or chat is None or not message.text:
+        if message is None or chat is None or not (message.text or message.caption):
             return
         # normalised and cut before anything looks at it: hostile text costs what a normal one does
         question = normalise(self.strip_mention(message, context), self.settings.max_work_chars)
@@ -397,7 +421,9 @@ class Handlers:
         failure: Exception = EngineUnavailable("past the rate limit")
         if allowed:  # past the limit, an urgent message gets the built-in steps (no engine work)
             try:
-                reply = await self.deadlines.engine(self.answer, question, choice, app_language)
+                reply = await self.deadlines.engine(
+                    self.answer, question, chat.id, choice, app_language
+                )
             except Exception as err:  # any engine failure: the steps if urgent, else the apology
                 if not isinstance(err, EngineUnavailable):
                     log.error("engine failed: %s", error_summary(err))
@@ -412,10 +438,19 @@ class Handlers:
             return
         await self.send_reply(context, chat.id, reply, reply_to)
 
-    def answer(self, question: str, choice: str | None, app_language: str | None = None) -> Reply:
+    def answer(
+        self, question: str, chat_id: int, choice: str | None, app_language: str | None = None
+    ) -> Reply:
         """The engine's reply (blocking): the chat's explicit language choice wins; otherwise a
-        confident detection; short or ambiguous messages keep the Telegram app's language."""
-        return self.engine.answer(question, choice, prior=app_language)
+        confident detection; short or ambiguous messages keep the chat's language (its last
+        reply's, else the Telegram app's). The chat's last turns make follow-ups work."""
+        history = self.memory.history(chat_id)
+        prior = history[-1].lang if history else app_language
+        trace = self.engine.respond(question, choice, history=history, prior=prior)
+        if trace.reply.kind != "smalltalk":  # "thanks" is not what a follow-up refers to
+            reply = trace.reply
+            self.memory.add(chat_id, Turn(reply.question, trace.sections, reply.language))
+        return trace.reply
 
     async def within_limit(self, update: Update, context: Context, quiet: bool = False) -> bool:
         """Count the message; past the limit, say so once per window (unless ``quiet``) and drop
@@ -438,21 +473,32 @@ class Handlers:
 
     @staticmethod
     def strip_mention(message: Message, context: Context) -> str:
-        """The message text without the bot's @name."""
-        text = message.text or ""
+        """The message text (or a photo's or file's caption) without the bot's @name."""
+        text = message.text or message.caption or ""
         username = context.bot.username
         if username:
             text = text.replace(f"@{username}", " ")
         return text.strip()
 
     async def not_text(self, update: Update, context: Context) -> None:
-        """Ask kindly for a typed question when someone sends a voice note, photo, sticker…."""
-        chat = update.effective_chat
-        if chat is None or not await self.within_limit(update, context):
+        """A photo or file with a caption: answer the caption. A voice or video note: the hotline
+        and "please type". Anything else: ask kindly for a typed question."""
+        message, chat = update.effective_message, update.effective_chat
+        if chat is None:
             return
-        await self.send(
-            context, chat.id, format_text(ui("type_question", await self.language(update)))
-        )
+        if message is not None and message.caption and not SPOKEN.check_update(update):
+            await self.question(update, context)
+            return
+        if not await self.within_limit(update, context):
+            return
+        lang = await self.language(update)
+        if SPOKEN.check_update(update):
+            key = "media_voice"
+        elif message is not None and (message.photo or message.document):
+            key = "media_no_caption"
+        else:
+            key = "type_question"
+        await self.send(context, chat.id, format_text(ui(key, lang)))
 
     # -- buttons ---------------------------------------------------------------------------------
 
@@ -495,9 +541,21 @@ class Handlers:
                 await query.edit_message_text(
                     format_text(ui("welcome", lang))[0], reply_markup=keyboards.welcome(lang)
                 )
+        elif action.name == "topics" and action.section:  # another page of the topics
+            docs = await self.catalog(lang)
+            await query.answer()
+            page = action.section - 1
+            await query.edit_message_reply_markup(keyboards.topics(docs, lang, page))
         elif action.name == "topics":
             await query.answer()
             await self.send_topics(context, chat_id, lang)
+        elif action.name == "emergency":
+            await query.answer()
+            prompt = format_text(ui("urgent_menu", lang))
+            await self.send(context, chat_id, prompt, keyboards.situations(lang))
+        elif action.name == "situation":
+            await query.answer()
+            await self.send_situation(context, chat_id, action.kind, lang)  # type: ignore[arg-type]
         elif action.name == "back":
             docs = await self.catalog(lang)
             await query.answer()

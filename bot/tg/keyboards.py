@@ -15,19 +15,29 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import InlineKeyboardButtonLimit
 
 from bot.engine import DocumentInfo
-from bot.ui_texts import LANGUAGE_NAMES, ui
+from bot.ui_texts import LANGUAGE_NAMES, ui, ui_languages
+from bot.urgency import SITUATIONS
 
 _MAX = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA
+#: Topic buttons per page: a phone screen, and far below Telegram's limit however many topics.
+TOPICS_PER_PAGE = 8
 
+#: Button data carries the chat's interface language: any language with a full catalog.
+_UI = "|".join(ui_languages())
 _PATTERNS: dict[str, re.Pattern[str]] = {
+    # choosing a language sets the answer language: only the ones documents are written in
     "lang": re.compile(r"lang:(?P<lang>en|es)"),
     "welcome": re.compile(r"wel:(?P<lang>en|es)"),
-    "topics": re.compile(r"top:(?P<lang>en|es)"),
-    "back": re.compile(r"back:(?P<lang>en|es)"),
-    "doc": re.compile(r"doc:(?P<lang>en|es):(?P<doc>[a-z0-9][a-z0-9-]{0,52})"),
-    "section": re.compile(r"sec:(?P<lang>en|es):(?P<doc>[a-z0-9][a-z0-9-]{0,52}):(?P<n>\d{1,3})"),
-    "feedback": re.compile(r"fb:(?P<kind>h|n):(?P<lang>en|es):(?P<doc>[a-z0-9-]{0,53})"),
-    "person": re.compile(r"ppl:(?P<lang>en|es):(?P<doc>[a-z0-9-]{0,53})"),
+    "topics": re.compile(rf"top:(?P<lang>{_UI})(?::(?P<n>\d{{1,2}}))?"),
+    "emergency": re.compile(rf"sos:(?P<lang>{_UI})"),
+    "situation": re.compile(rf"sit:(?P<lang>{_UI}):(?P<kind>door|work|school|detained|stopped)"),
+    "back": re.compile(rf"back:(?P<lang>{_UI})"),
+    "doc": re.compile(rf"doc:(?P<lang>{_UI}):(?P<doc>[a-z0-9][a-z0-9-]{{0,52}})"),
+    "section": re.compile(
+        rf"sec:(?P<lang>{_UI}):(?P<doc>[a-z0-9][a-z0-9-]{{0,52}}):(?P<n>\d{{1,3}})"
+    ),
+    "feedback": re.compile(rf"fb:(?P<kind>h|n):(?P<lang>{_UI}):(?P<doc>[a-z0-9-]{{0,53}})"),
+    "person": re.compile(rf"ppl:(?P<lang>{_UI}):(?P<doc>[a-z0-9-]{{0,53}})"),
 }
 FEEDBACK_KIND = {"h": "helpful", "n": "not_helpful"}
 
@@ -56,7 +66,7 @@ def parse(data: object) -> Action | None:
                 lang=groups["lang"],
                 doc=groups.get("doc") or "",
                 section=int(groups.get("n") or 0),
-                kind=FEEDBACK_KIND.get(groups.get("kind") or "", ""),
+                kind=FEEDBACK_KIND.get(groups.get("kind") or "", groups.get("kind") or ""),
             )
     return None
 
@@ -73,13 +83,24 @@ def _rows(buttons: Sequence[InlineKeyboardButton | None]) -> list[list[InlineKey
 
 
 def welcome(lang: str) -> InlineKeyboardMarkup:
-    """Language buttons and a topics button under the welcome."""
+    """ "I need help right now" first, then the language buttons and a topics button."""
+    emergency = InlineKeyboardButton(ui("btn_urgent", lang), callback_data=f"sos:{lang}")
     languages = [
         InlineKeyboardButton(name, callback_data=f"wel:{code}")
         for code, name in LANGUAGE_NAMES.items()
     ]
     topics = InlineKeyboardButton(ui("btn_topics", lang), callback_data=f"top:{lang}")
-    return InlineKeyboardMarkup([languages, [topics]])
+    return InlineKeyboardMarkup([[emergency], languages, [topics]])
+
+
+def situations(lang: str) -> InlineKeyboardMarkup:
+    """One button per urgent situation, in the order of the urgent scripts."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(ui(f"btn_sit_{s}", lang), callback_data=f"sit:{lang}:{s}")]
+            for s in SITUATIONS
+        ]
+    )
 
 
 def languages() -> InlineKeyboardMarkup:
@@ -92,9 +113,33 @@ def languages() -> InlineKeyboardMarkup:
     )
 
 
-def topics(docs: Sequence[DocumentInfo], lang: str) -> InlineKeyboardMarkup:
-    """One button per document."""
-    return InlineKeyboardMarkup(_rows([_button(d.title, f"doc:{lang}:{d.id}") for d in docs]))
+def topics(
+    docs: Sequence[DocumentInfo], lang: str, page: int = 0, *, person: bool = False
+) -> InlineKeyboardMarkup:
+    """One button per document, a page at a time, with buttons to the other pages (and a
+    "talk to a person" button under a reply that had no answer). Page buttons carry the page
+    number counted from 1 (``top:en:2``); plain ``top:en`` sends a new topics message."""
+    docs = [d for d in docs if not d.urgent]  # the emergency button stands for the scripts
+    pages = max(1, -(-len(docs) // TOPICS_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    shown = docs[page * TOPICS_PER_PAGE : (page + 1) * TOPICS_PER_PAGE]
+    rows = _rows([_button(d.title, f"doc:{lang}:{d.id}") for d in shown])
+    if page == 0:
+        rows.insert(0, [InlineKeyboardButton(ui("btn_urgent", lang), callback_data=f"sos:{lang}")])
+    paging = []
+    if page > 0:
+        paging.append(
+            InlineKeyboardButton(ui("btn_prev", lang), callback_data=f"top:{lang}:{page}")
+        )
+    if page + 1 < pages:
+        paging.append(
+            InlineKeyboardButton(ui("btn_next", lang), callback_data=f"top:{lang}:{page + 2}")
+        )
+    if paging:
+        rows.append(paging)
+    if person:
+        rows.append([InlineKeyboardButton(ui("btn_person", lang), callback_data=f"ppl:{lang}:")])
+    return InlineKeyboardMarkup(rows)
 
 
 def sections(doc: DocumentInfo, lang: str) -> InlineKeyboardMarkup:

@@ -1,0 +1,208 @@
+"""Is a message about a place outside the area this service covers (Chicago, Cook County, Illinois)?
+
+When it is, Chicago and Illinois rules must never be presented as applying there: the engine adds a
+one-line caveat and answers only from documents about federal rights or general help. Readable
+place lists rather than a model: place names are a closed list, and a guess would either hide the
+caveat or put it on a Chicago question.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: U.S. states other than Illinois, territories and D.C., in English and Spanish spellings.
+_STATES = (
+    "alabama",
+    "alaska",
+    "arizona",
+    "arkansas",
+    "california",
+    "colorado",
+    "connecticut",
+    "delaware",
+    "florida",
+    "georgia",
+    "hawaii",
+    "idaho",
+    "indiana",
+    "iowa",
+    "kansas",
+    "kentucky",
+    "louisiana",
+    "luisiana",
+    "maine",
+    "maryland",
+    "massachusetts",
+    "michigan",
+    "minnesota",
+    "mississippi",
+    "misisipi",
+    "missouri",
+    "misuri",
+    "montana",
+    "nebraska",
+    "nevada",
+    "new hampshire",
+    "nuevo hampshire",
+    "new jersey",
+    "nueva jersey",
+    "new mexico",
+    "nuevo mexico",
+    "new york",
+    "nueva york",
+    "north carolina",
+    "carolina del norte",
+    "north dakota",
+    "dakota del norte",
+    "ohio",
+    "oklahoma",
+    "oregon",
+    "pennsylvania",
+    "pensilvania",
+    "rhode island",
+    "south carolina",
+    "carolina del sur",
+    "south dakota",
+    "dakota del sur",
+    "tennessee",
+    "texas",
+    "tejas",
+    "utah",
+    "vermont",
+    "virginia",
+    "west virginia",
+    "virginia occidental",
+    "washington state",
+    "estado de washington",
+    "washington dc",
+    "washington d c",
+    "wisconsin",
+    "wyoming",
+    "puerto rico",
+)
+#: Large cities outside Illinois that residents mention (and the nearby ones across the line).
+_CITIES = (
+    "new york city",
+    "nyc",
+    "los angeles",
+    "houston",
+    "phoenix",
+    "philadelphia",
+    "filadelfia",
+    "san antonio",
+    "san diego",
+    "dallas",
+    "san jose",
+    "fort worth",
+    "jacksonville",
+    "indianapolis",
+    "san francisco",
+    "seattle",
+    "denver",
+    "nashville",
+    "oklahoma city",
+    "el paso",
+    "boston",
+    "portland",
+    "las vegas",
+    "detroit",
+    "memphis",
+    "louisville",
+    "baltimore",
+    "milwaukee",
+    "albuquerque",
+    "tucson",
+    "fresno",
+    "sacramento",
+    "atlanta",
+    "miami",
+    "orlando",
+    "tampa",
+    "minneapolis",
+    "st paul",
+    "saint louis",
+    "st louis",
+    "kansas city",
+    "omaha",
+    "raleigh",
+    "newark",
+    "brooklyn",
+    "queens",
+    "bronx",
+    "south bend",
+    "kenosha",
+    "des moines",
+    "cleveland",
+    "cincinnati",
+    "pittsburgh",
+    "salt lake city",
+    "new orleans",
+    "nueva orleans",
+    "mcallen",
+    "laredo",
+    "brownsville",
+    "san juan",
+)
+#: Places inside the area: a message naming one of these is about here, even if it names
+#: another state too ("I moved from Texas to Chicago").
+_HERE = (
+    "chicago",
+    "chicagoland",
+    "illinois",
+    "cook county",
+    "condado de cook",
+    "evanston",
+    "cicero",
+    "berwyn",
+    "aurora",
+    "elgin",
+    "joliet",
+    "waukegan",
+    "naperville",
+    "skokie",
+    "oak park",
+    "rockford",
+    "springfield",
+    "peoria",
+    "champaign",
+    "broadview",
+    "melrose park",
+    "des plaines",
+    "schaumburg",
+    "bolingbrook",
+    "east st louis",
+    "east saint louis",
+    "little village",
+    "pilsen",
+    "la villita",
+)
+
+
+def _norm(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " " + re.sub(r"[^a-z0-9]+", " ", plain).strip() + " "
+
+
+def _alternation(names: tuple[str, ...]) -> re.Pattern[str]:
+    ordered = sorted(set(names), key=len, reverse=True)
+    return re.compile(r" (?:" + "|".join(re.escape(n) for n in ordered) + r") ")
+
+
+_ELSEWHERE = _alternation(_STATES + _CITIES)
+_HERE_RE = _alternation(_HERE)
+
+
+def outside(text: str) -> bool:
+    """True when the message names a place outside Illinois and none inside it."""
+    norm = _norm(text)
+    if _HERE_RE.search(norm):
+        return False
+    # "new mexico" counts, "mexico" (the country) does not; "washington" alone is a Chicago street
+    return bool(_ELSEWHERE.search(norm))
+
+
+def mentions_here(text: str) -> bool:
+    """True when ``text`` names Chicago, Cook County, Illinois or a place in it."""
+    return bool(_HERE_RE.search(_norm(text)))
