@@ -366,7 +366,10 @@ class Engine:
             )
             alone_p = candidates[0].score if candidates else 0.0
             context_p = with_context[0].score if with_context else 0.0
-            leans = bool(_FOLLOW_UP.search(question)) or len(question.split()) <= FOLLOW_UP_WORDS
+            # a cue ("and if...", "what about...") leans on the last turn; a short message does
+            # only when the last turn makes it a surer match ("what is a detainer?" stands alone)
+            short = len(question.split()) <= FOLLOW_UP_WORDS and context_p > alone_p
+            leans = bool(_FOLLOW_UP.search(question)) or short
             if with_context and (
                 (leans and context_p >= self.policy.threshold)
                 or (alone_p < self.policy.threshold <= context_p)

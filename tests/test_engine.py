@@ -338,9 +338,9 @@ def test_llm_check_accepts_a_grounded_answer() -> None:
     [
         ("Call the hotline [3].", "does not refer"),
         ("Call the hotline.", "without a citation"),
-        ("Call 1-800-555-0100 [1].", "does not appear"),
-        ("It took effect on Jan. 1, 2026 [2].", "does not appear"),
-        ("Under 705 ILCS 96/10-15 you are safe [1].", "does not appear"),
+        ("Call 1-800-555-0100 [1].", "not in a cited passage"),
+        ("It took effect on Jan. 1, 2026 [2].", "not in a cited passage"),
+        ("Under 705 ILCS 96/10-15 you are safe [1].", "not in a cited passage"),
         ("NO_ANSWER", "no answer"),
     ],
 )
