@@ -59,8 +59,15 @@ _FOLLOW_UP = re.compile(
     r"tambien|y si|y que|que tal|entonces|ok y|y en|y con|y para|and in|and at|and for|what abt)\b",
     re.IGNORECASE,
 )
-#: A message this short (in words) is read with the previous turn too.
+#: A message this short (in words) without a question of its own is read with the previous turn.
 FOLLOW_UP_WORDS = 5
+#: Openers of a question that stands on its own ("what is...", "¿qué es...", "can I...").
+_STANDALONE = re.compile(
+    r"^\W*(?:what|who|how|where|when|why|which|can|could|do|does|is|are|should|will|"
+    r"que|qué|quien|quién|como|cómo|donde|dónde|cuando|cuándo|cual|cuál|puedo|puede|pueden|"
+    r"tengo|debo|es|son)\b",
+    re.IGNORECASE,
+)
 _TAGS = re.compile(r"<[^>]{0,200}>")
 _MARKUP = re.compile(r"[*_`#>|~\[\]{}]+")
 _SPACE = re.compile(r"\s+")
@@ -366,9 +373,14 @@ class Engine:
             )
             alone_p = candidates[0].score if candidates else 0.0
             context_p = with_context[0].score if with_context else 0.0
-            # a cue ("and if...", "what about...") leans on the last turn; a short message does
-            # only when the last turn makes it a surer match ("what is a detainer?" stands alone)
-            short = len(question.split()) <= FOLLOW_UP_WORDS and context_p > alone_p
+            # a cue ("and if...", "what about...") leans on the last turn, and so does a short
+            # fragment ("hospitals?") when the last turn makes it a surer match; a short question
+            # of its own ("what is a detainer?") stands alone
+            short = (
+                len(question.split()) <= FOLLOW_UP_WORDS
+                and context_p > alone_p
+                and not _STANDALONE.match(question)
+            )
             leans = bool(_FOLLOW_UP.search(question)) or short
             if with_context and (
                 (leans and context_p >= self.policy.threshold)
