@@ -156,12 +156,12 @@ async def test_deadlines() -> None:
 async def test_locked_state_database_passes_the_deadline(tmp_path: Path) -> None:
     """MEDIUM-1 at the unit level: ``hit`` waits up to SQLite's 5 s busy timeout on the locked
     file; the deadline lets the event loop go on after 0.3 s."""
-    state = State.open(BotSettings(data_dir=tmp_path))
+    data = tmp_path / "var"  # the state secret's folder may not sit inside the data folder
+    state = State.open(BotSettings(data_dir=data, config_dir=tmp_path / "config"))
     deadlines = Deadlines(engine_s=1.0, state_s=0.3)
-    locker = sqlite3.connect(tmp_path / "state.sqlite3", isolation_level=None)
+    locker = sqlite3.connect(data / "state.sqlite3", isolation_level=None)
     try:
-        locker.execute("BEGIN EXCLUSIVE")
-        locker.execute("INSERT INTO feedback VALUES ('x', 'helpful', 1)")
+        locker.execute("BEGIN EXCLUSIVE")  # holds the write lock: ``hit`` waits for it
         started = time.monotonic()
         ticks = 0
 
