@@ -210,7 +210,7 @@ async def _rate_limit_is_exact(fake: FakeBotApi, post: Any) -> None:
             assert await post(update, n) == 200
 
     await asyncio.gather(*(flood(c) for c in chats))
-    please = format_text(ui("type_question", "en"))
+    please = format_text(ui("media_no_caption", "en"))  # a photo without a caption
     notice = format_text(ui("rate_limited", "en"))
     for chat in chats:
         assert fake.texts(chat) == please * 10 + notice, chat
