@@ -338,7 +338,10 @@ class Engine:
         weights = (policy.urgent_coef, policy.urgent_intercept) if policy.urgent_coef else None
         urgency = self.urgency.assess(question, vector, policy.urgent_threshold, corpus, weights)
         explain["urgency"] = {**urgency.explain(), "threshold": self.policy.urgent_threshold}
-        if urgency.situation is not None:
+        # "y en el hospital?" after a question is a follow-up about a topic, not an emergency:
+        # there only the readable patterns (agents here, someone taken now) send a script
+        follow_up = bool(history) and bool(_FOLLOW_UP.search(question))
+        if urgency.situation is not None and not (follow_up and urgency.pattern is None):
             script = self._urgent(corpus, language, urgency.situation, raw)
             if script is not None:
                 # the script says itself which language it is in; privacy and place notes stay
@@ -383,7 +386,7 @@ class Engine:
             )
             leans = bool(_FOLLOW_UP.search(question)) or short
             if with_context and (
-                (leans and context_p >= self.policy.threshold)
+                (leans and context_p >= max(self.policy.threshold, alone_p))
                 or (alone_p < self.policy.threshold <= context_p)
             ):
                 candidates, used = with_context, "with previous turn"
