@@ -9,7 +9,8 @@ caveat or put it on a Chicago question.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from bot.corpus import fold
 
 #: U.S. states other than Illinois, territories and D.C., in English and Spanish spellings.
 _STATES = (
@@ -180,9 +181,7 @@ _HERE = (
 
 
 def _norm(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " " + re.sub(r"[^a-z0-9]+", " ", plain).strip() + " "
+    return " " + re.sub(r"[^a-z0-9]+", " ", fold(text)).strip() + " "
 
 
 def _alternation(names: tuple[str, ...]) -> re.Pattern[str]:
