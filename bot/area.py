@@ -205,3 +205,93 @@ def outside(text: str) -> bool:
 def mentions_here(text: str) -> bool:
     """True when ``text`` names Chicago, Cook County, Illinois or a place in it."""
     return bool(_HERE_RE.search(_norm(text)))
+
+
+#: Places in Cook County outside Chicago, and ways of saying "outside the city": Chicago's own
+#: ordinance does not reach them (Cook County's and Illinois' rules do).
+_SUBURBS = (
+    "evanston",
+    "cicero",
+    "berwyn",
+    "skokie",
+    "oak park",
+    "broadview",
+    "melrose park",
+    "des plaines",
+    "schaumburg",
+    "suburbs",
+    "suburb",
+    "suburban",
+    "suburbios",
+    "suburbio",
+    "outside the city",
+    "outside of the city",
+    "outside chicago",
+    "outside of chicago",
+    "fuera de la ciudad",
+    "afuera de la ciudad",
+    "fuera de chicago",
+    "afuera de chicago",
+)
+#: Places in Illinois outside Cook County, and state-level agencies: only Illinois law (and federal
+#: rules) reach them, not Chicago's or Cook County's.
+_STATE_ONLY = (
+    "aurora",
+    "elgin",
+    "joliet",
+    "waukegan",
+    "naperville",
+    "rockford",
+    "springfield",
+    "peoria",
+    "champaign",
+    "bolingbrook",
+    "east st louis",
+    "east saint louis",
+    "kane county",
+    "condado de kane",
+    "lake county",
+    "condado de lake",
+    "dupage",
+    "du page",
+    "will county",
+    "condado de will",
+    "mchenry",
+    "downstate",
+    "state police",
+    "policia estatal",
+    "policia del estado",
+)
+_SUBURBS_RE = _alternation(_SUBURBS)
+_STATE_ONLY_RE = _alternation(_STATE_ONLY)
+_CHICAGO_RE = _alternation(
+    ("chicago", "cpd", "chicago police", "pilsen", "little village", "la villita")
+)
+
+
+def local_limits(text: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Jurisdictions whose local rules do not reach the place a message names, and the places named.
+
+    "Can police in Aurora hold me for ICE?" is about Illinois law, not Chicago's ordinance or Cook
+    County's: the engine then skips Chicago and Cook County sections unless their text names the
+    place itself (a Chicago section on the 2025 Broadview protests still answers "broadview").
+    Empty when the message names Chicago itself or no place.
+    """
+    norm = _norm(text)
+    state = [m.strip() for m in _STATE_ONLY_RE.findall(norm)]
+    suburbs = [m.strip() for m in _SUBURBS_RE.findall(norm)]
+    without = _SUBURBS_RE.sub(" ", norm)
+    if _CHICAGO_RE.search(without) or not (state or suburbs):
+        return frozenset(), ()
+    if state:
+        return frozenset({"Chicago", "Cook County"}), tuple(state + suburbs)
+    return frozenset({"Chicago"}), tuple(suburbs)
+
+
+def reaches(jurisdiction: str, text: str, limits: tuple[frozenset[str], tuple[str, ...]]) -> bool:
+    """Whether a section (its jurisdiction, heading and text) speaks to the place a message names."""
+    excluded, places = limits
+    if jurisdiction not in excluded:
+        return True
+    norm = _norm(text)
+    return any(f" {place} " in norm for place in places)

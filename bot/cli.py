@@ -127,7 +127,7 @@ def _batch_line(
     except Exception as err:  # one line's failure must not lose the lines after it
         return {"id": item_id, "line": number, "error": f"no reply ({type(err).__name__})"}
     if chat:
-        turns.append(Turn(trace.reply.question, trace.sections, trace.reply.language))
+        turns.append(trace.turn())
     row = {"id": item_id, **trace.reply.to_json()}
     if explain:
         row["explain"] = {"route": trace.route, **trace.explain}

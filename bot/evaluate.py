@@ -159,7 +159,7 @@ def answer_all(engine: Engine, items: Iterable[Item]) -> list[tuple[Item, Trace]
         turns = history.setdefault(item.chat, []) if item.chat else []
         trace = engine.respond(item.question, item.ui_lang, history=turns)
         if item.chat:
-            turns.append(Turn(item.question, trace.sections, trace.reply.language))
+            turns.append(trace.turn())
         out.append((item, trace))
     return out
 

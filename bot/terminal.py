@@ -33,7 +33,7 @@ def run_chat(
                 write(_respond(engine, line, lang))
             else:
                 trace = engine.respond(line, preferred, history=history[-HISTORY_TURNS:])
-                history.append(Turn(trace.reply.question, trace.sections, trace.reply.language))
+                history.append(trace.turn())
                 write(trace.reply.text)
         except EngineUnavailable:
             write(texts.text("unavailable", lang))

@@ -165,3 +165,51 @@ def test_replies_are_phone_sized(engine: Engine) -> None:
         if reply.kind in ("no_answer", "declined"):
             assert len(reply.text) <= 450, item.id
     assert statistics.median(shown) <= 700
+
+
+@pytest.mark.parametrize(
+    ("message", "skipped"),
+    [
+        ("in the kane county jail can they keep me extra days for ice", {"Chicago", "Cook County"}),
+        ("la policia de los suburbios me puede parar", {"Chicago"}),
+        ("and state police outside the city?", {"Chicago", "Cook County"}),
+        ("can evanston police ask my status", {"Chicago"}),
+        ("can cpd hold me for ice", set()),
+        ("chicago police in evanston?", set()),
+        ("what is a detainer", set()),
+    ],
+)
+def test_places_in_illinois_outside_chicago_are_recognised(message: str, skipped: set[str]) -> None:
+    assert set(area.local_limits(message)[0]) == skipped
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "can the police in aurora hold me for ice",
+        "la policia de los suburbios puede preguntar si tengo papeles",
+        "in the kane county jail can they keep me extra days for ice",
+    ],
+)
+def test_a_suburb_is_never_answered_with_chicagos_own_rules(engine: Engine, message: str) -> None:
+    """Chicago's ordinance binds the city's agencies only; outside Cook County, Cook County's too."""
+    trace = engine.respond(message)
+    assert trace.reply.kind == "answer"
+    skipped = area.local_limits(message)[0]
+    for cite in trace.reply.citations:
+        section = engine.corpus().section(cite.lang, cite.doc_id, cite.section_index)
+        assert section is not None
+        assert section.jurisdiction not in skipped, cite.doc_id
+
+
+def test_a_chain_of_follow_ups_keeps_the_first_questions_topic(engine: Engine) -> None:
+    """ "and at school?" after "what about at work?" after a question about ICE is still about
+    ICE: a follow-up read with the turn before remembers that turn's topic, not the fragment."""
+    first = engine.respond("can ice come into my house without a warrant")
+    second = engine.respond("what about at work?", history=[first.turn()])
+    assert second.explain["decision"]["query"] == "with previous turn"
+    assert second.turn().topic == first.turn().question
+    third = engine.respond("and at school?", history=[first.turn(), second.turn()])
+    assert third.turn().topic == first.turn().question
+    assert third.reply.kind == "answer"
+    assert third.reply.citations[0].doc_id == "sensitive-places"

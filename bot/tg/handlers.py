@@ -28,7 +28,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, filters
 
 from bot import texts
-from bot.engine import DocumentInfo, Engine, EngineUnavailable, Turn
+from bot.engine import DocumentInfo, Engine, EngineUnavailable
 from bot.memory import Memory
 from bot.reply import Reply
 from bot.settings import BotSettings
@@ -448,8 +448,7 @@ class Handlers:
         prior = history[-1].lang if history else app_language
         trace = self.engine.respond(question, choice, history=history, prior=prior)
         if trace.reply.kind != "smalltalk":  # "thanks" is not what a follow-up refers to
-            reply = trace.reply
-            self.memory.add(chat_id, Turn(reply.question, trace.sections, reply.language))
+            self.memory.add(chat_id, trace.turn())
         return trace.reply
 
     async def within_limit(self, update: Update, context: Context, quiet: bool = False) -> bool:
