@@ -39,8 +39,9 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         rf"sec:(?P<lang>{_UI}):(?P<doc>[a-z0-9][a-z0-9-]{{0,52}}):(?P<n>\d{{1,3}})"
     ),
     # a vote on the section a reply quoted ("fb:n:en:en/agents-at-home#2"), and its reason
+    # ("fw:u:en:en/agents-at-home#2": as long as the vote, so it fits whenever the vote did)
     "vote": re.compile(rf"fb:(?P<kind>h|n):(?P<lang>{_UI}):{_SECTION}"),
-    "reason": re.compile(rf"why:(?P<kind>w|u|o|q):(?P<lang>{_UI}):{_SECTION}"),
+    "reason": re.compile(rf"fw:(?P<kind>w|u|o|q):(?P<lang>{_UI}):{_SECTION}"),
     # a vote on a whole document: buttons sent before votes named the section
     "feedback": re.compile(rf"fb:(?P<kind>h|n):(?P<lang>{_UI}):(?P<doc>[a-z0-9-]{{0,53}})"),
     "person": re.compile(rf"ppl:(?P<lang>{_UI}):(?P<doc>[a-z0-9-]{{0,53}})"),
@@ -179,7 +180,7 @@ def feedback(
         return InlineKeyboardMarkup([[person]])
     if reasons and section:
         why = [
-            _button(ui(f"btn_why_{reason}", lang), f"why:{code}:{lang}:{section}")
+            _button(ui(f"btn_why_{reason}", lang), f"fw:{code}:{lang}:{section}")
             for code, reason in REASON_CODES.items()
         ]
         shown = [b for b in why if b is not None]
