@@ -586,7 +586,7 @@ async def test_admin_commands_only_for_admins(
 # -- what maintainers see: counts of questions with no answer, feedback per section ---------------
 
 #: Searched, and no section clears the bar (checked at the start of the test).
-NO_ANSWER = "Where can I buy a cheap used bicycle near Wicker Park?"
+NO_ANSWER = "What is the best pizza in Chicago?"
 
 
 async def test_a_question_with_no_answer_is_counted_never_stored(
