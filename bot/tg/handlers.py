@@ -368,7 +368,7 @@ class Handlers:
         if chat is None:
             return
         try:
-            index = await self.deadlines.engine(maintainer.index_stats, self.settings)
+            index = await self.deadlines.engine(maintainer.index_stats, self.engine.settings)
         except (EngineUnavailable, IndexError_) as err:
             log.warning("stats: index unavailable: %s", type(err).__name__)
             index = None
