@@ -1,4 +1,4 @@
-"""The bot's command line: ``python -m bot [ask|chat|eval|serve|run]``, all on the same engine."""
+"""The bot's command line: ``python -m bot [ask|chat|eval|stats|serve|run]``, all on the same engine."""
 
 from __future__ import annotations
 
@@ -235,6 +235,39 @@ def _list_failures(outcomes: list[Any], verbose: bool) -> None:
         for o in outcomes:
             if not o.correct:
                 click.echo(f"WRONG {o.item.id}: {o.item.question!r}: {'; '.join(o.problems)}")
+
+
+@cli.command(name="stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def stats_command(ctx: click.Context, as_json: bool) -> None:
+    """What a maintainer can act on: the index (as `ingest stats`) plus the bot's anonymous
+    counts: questions with no answer per language and nearest topic, feedback per section."""
+    import sqlalchemy as sa
+
+    from bot import stats
+    from bot.db import StateError
+    from bot.state import State
+    from ingest.store import IndexError_
+
+    settings = ctx.obj
+    try:
+        index: dict[str, Any] | None = stats.index_stats(settings)
+    except IndexError_ as err:
+        click.echo(f"warning: {err}", err=True)
+        index = None
+    try:
+        state = State.open(settings, counts_only=True)
+    except StateError as err:
+        _fail(str(err))
+    try:
+        counts = stats.Counts.read(state)
+    except sa.exc.SQLAlchemyError as err:  # the database went away after opening
+        _fail(f"cannot read the state database ({type(err).__name__})")
+    finally:
+        state.close()
+    data = stats.report(index, counts)
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else stats.render(data))
 
 
 @cli.command()

@@ -8,9 +8,10 @@ Chats are stored only as an HMAC-SHA256 of the chat id under a secret that is ne
 the data (see ``load_secret``): without the secret, a copy of the database cannot be matched to
 chat ids, not even by trying every id. Stored per chat: the language it chose, and its rate-limit
 counter (a whole-second window start, deleted once the window is over). Feedback is kept as
-anonymous totals per (document, kind); the "already counted" marks are an HMAC of chat, document
-and kind together, so they cannot be grouped by chat. No message text, name, username or chat id
-is ever written.
+anonymous totals per (document, kind) and per (section, kind or reason); the "already counted"
+marks are an HMAC of chat, document and kind together, so they cannot be grouped by chat. Questions
+the documents could not answer are counted by (language, nearest section): a number, never the
+text. No message text, name, username or chat id is ever written.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ from bot.settings import BotSettings
 log = logging.getLogger(__name__)
 
 FEEDBACK_KINDS = ("helpful", "not_helpful", "person")
+#: Why an answer was not helpful (the buttons under a "not helpful" vote).
+REASONS = ("wrong", "unclear", "out_of_date", "not_my_question")
+#: The nearest topic of a question with no candidate section at all.
+NO_TOPIC = "none"
 #: Shortest accepted secret: an HMAC key must not be guessable.
 MIN_SECRET_CHARS = 16
 SECRET_FILE_NAME = "state-secret"
@@ -62,6 +67,20 @@ feedback_table = sa.Table(
 )
 feedback_seen_table = sa.Table(
     "feedback_seen", metadata, sa.Column("vote", sa.String(64), primary_key=True)
+)
+section_feedback_table = sa.Table(
+    "section_feedback",
+    metadata,
+    sa.Column("section", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+no_answer_table = sa.Table(
+    "no_answer",
+    metadata,
+    sa.Column("lang", sa.String(8), primary_key=True),
+    sa.Column("topic", sa.String(200), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
 )
 webhook_table = sa.Table(
     "webhook",
@@ -147,10 +166,14 @@ class State:
         self._next_purge = 0.0
 
     @classmethod
-    def open(cls, settings: BotSettings) -> State:
+    def open(cls, settings: BotSettings, *, counts_only: bool = False) -> State:
         """The state of this deployment (``settings.state_database_url``), migrated to the newest
-        schema. Raises ``StateError`` with a message for the operator."""
-        secret = load_secret(settings)
+        schema. Raises ``StateError`` with a message for the operator.
+
+        ``counts_only`` is for reading the anonymous totals (``python -m bot stats``): it needs
+        no secret, so a throwaway key stands in and no chat's rows can be found with it.
+        """
+        secret = secrets.token_bytes(32) if counts_only else load_secret(settings)
         engine = create_engine(settings.state_database_url, settings.state_timeout_s)
         try:
             migrate(engine)
@@ -231,19 +254,25 @@ class State:
                 sa.delete(rate_table).where(rate_table.c.window_start <= second - window_s)
             )
 
-    def add_feedback(self, doc_id: str, kind: str, chat_id: int | None = None) -> bool:
-        """Add one to the anonymous count of ``kind`` for ``doc_id`` (``""`` = no document).
+    def _count(self, table: sa.Table, **key: str) -> sa.Executable:
+        """An upsert that adds one to ``table``'s count for ``key`` (one atomic statement)."""
+        insert = self._insert(table).values(**key, count=1)
+        return insert.on_conflict_do_update(
+            index_elements=[table.c[name] for name in key], set_={"count": table.c.count + 1}
+        )
+
+    def add_feedback(
+        self, doc_id: str, kind: str, chat_id: int | None = None, section: str | None = None
+    ) -> bool:
+        """Add one to the anonymous count of ``kind`` for ``doc_id`` (``""`` = no document), and
+        for ``section`` (a section key, ``en/doc-id#2``) when the button named one.
 
         With ``chat_id``, a chat's vote is counted at most once per document and kind; returns
         whether this one was counted.
         """
         if kind not in FEEDBACK_KINDS:
             raise ValueError(f"unknown feedback kind {kind!r}")
-        insert = self._insert(feedback_table).values(doc_id=doc_id, kind=kind, count=1)
-        statement = insert.on_conflict_do_update(
-            index_elements=[feedback_table.c.doc_id, feedback_table.c.kind],
-            set_={"count": feedback_table.c.count + 1},
-        )
+        statement = self._count(feedback_table, doc_id=doc_id, kind=kind)
         with self._engine.begin() as conn:
             if chat_id is not None:
                 vote = self._mac(f"vote:{chat_id}:{doc_id}:{kind}")
@@ -256,7 +285,36 @@ class State:
                 if conn.execute(mark).first() is None:
                     return False
             conn.execute(statement)
+            if section is not None:
+                conn.execute(self._count(section_feedback_table, section=section, kind=kind))
         return True
+
+    def add_reason(self, section: str, reason: str) -> None:
+        """Add one to the anonymous count of ``reason`` (one of ``REASONS``) for ``section``."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown feedback reason {reason!r}")
+        with self._engine.begin() as conn:
+            conn.execute(self._count(section_feedback_table, section=section, kind=reason))
+
+    def section_feedback(self) -> dict[tuple[str, str], int]:
+        """Votes and reasons by (section key, kind)."""
+        t = section_feedback_table
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.section, t.c.kind, t.c.count)).all()
+        return {(str(s), str(k)): int(c) for s, k, c in rows}
+
+    def add_no_answer(self, lang: str, topic: str) -> None:
+        """Count one question the documents could not answer, by its language and the nearest
+        section (``NO_TOPIC`` when there was none). Only the count is stored."""
+        with self._engine.begin() as conn:
+            conn.execute(self._count(no_answer_table, lang=lang[:8], topic=topic[:200]))
+
+    def no_answers(self) -> dict[tuple[str, str], int]:
+        """Questions with no answer by (language, nearest section)."""
+        t = no_answer_table
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.lang, t.c.topic, t.c.count)).all()
+        return {(str(lang), str(topic)): int(c) for lang, topic, c in rows}
 
     def feedback(self) -> dict[tuple[str, str], int]:
         """All feedback counts by (doc_id, kind)."""

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from bot.db import StateError, create_engine, head_revision
 from bot.settings import BotSettings
-from bot.state import CHAT_TABLES, State
+from bot.state import CHAT_TABLES, NO_TOPIC, State
 
 SECRET = "test-secret-0123456789abcdef"
 CHATS = (987_654_321_987, -1_001_234_567_890, 5_550_123_456)
@@ -79,6 +79,7 @@ def test_migrations_apply_from_empty(state_settings: BotSettings) -> None:
     finally:
         engine.dispose()
     assert {"language", "rate", "feedback", "feedback_seen", "webhook"} <= tables
+    assert {"no_answer", "section_feedback"} <= tables
     assert version == [(head_revision(),)]
 
 
@@ -97,6 +98,80 @@ def test_state_round_trip(state: State) -> None:
     assert state.add_feedback("doc", "helpful", other) is True
     assert state.add_feedback("doc", "person") is True
     assert state.feedback() == {("doc", "helpful"): 2, ("doc", "person"): 1}
+
+
+def test_maintainer_counts_hold_no_text_and_no_chat(
+    state: State, state_settings: BotSettings
+) -> None:
+    chat, other = CHATS[:2]
+    state.add_no_answer("pl", "en/agents-at-home#2")
+    state.add_no_answer("pl", "en/agents-at-home#2")
+    state.add_no_answer("es", NO_TOPIC)
+    section = "es/agents-at-home#1"
+    assert state.add_feedback("agents-at-home", "not_helpful", chat, section) is True
+    assert state.add_feedback("agents-at-home", "not_helpful", chat, section) is False
+    assert state.add_feedback("agents-at-home", "helpful", other, section) is True
+    state.add_reason(section, "out_of_date")
+    state.add_reason(section, "out_of_date")
+    state.add_reason("en/trust-act#0", "not_my_question")
+    with pytest.raises(ValueError):
+        state.add_reason(section, "rude")
+    assert state.no_answers() == {("pl", "en/agents-at-home#2"): 2, ("es", NO_TOPIC): 1}
+    assert state.section_feedback() == {
+        (section, "not_helpful"): 1,
+        (section, "helpful"): 1,
+        (section, "out_of_date"): 2,
+        ("en/trust-act#0", "not_my_question"): 1,
+    }
+    # the per-document totals are kept as before
+    assert state.feedback() == {
+        ("agents-at-home", "not_helpful"): 1,
+        ("agents-at-home", "helpful"): 1,
+    }
+    # /forget removes the chat's marks and nothing of the anonymous counts
+    state.forget(chat)
+    assert state.no_answers()[("pl", "en/agents-at-home#2")] == 2
+    assert state.section_feedback()[(section, "out_of_date")] == 2
+    values = dump(state_settings)
+    assert all(state.key(c) not in values for c in (chat, other))
+    assert not [v for v in values for c in CHATS if str(abs(c)) in v]
+    # a reader of the counts needs no secret, and cannot find any chat's rows
+    reader = State.open(state_settings.model_copy(update={"state_secret": None}), counts_only=True)
+    try:
+        assert reader.no_answers() == state.no_answers()
+        assert reader.section_feedback() == state.section_feedback()
+        assert reader.key(other) != state.key(other)
+    finally:
+        reader.close()
+
+
+def test_a_database_at_the_first_revision_is_upgraded(
+    state_settings: BotSettings,
+) -> None:
+    """A deployment from before the counts: 0002 adds its tables and keeps every row."""
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.db import MIGRATIONS
+
+    engine = create_engine(state_settings.state_database_url, 5.0)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+            conn.execute(sa.text("INSERT INTO feedback VALUES ('trust-act', 'helpful', 4)"))
+            assert "no_answer" not in sa.inspect(conn).get_table_names()
+    finally:
+        engine.dispose()
+    state = State.open(state_settings)
+    try:
+        assert state.feedback() == {("trust-act", "helpful"): 4}
+        state.add_no_answer("en", NO_TOPIC)
+        assert state.no_answers() == {("en", NO_TOPIC): 1}
+    finally:
+        state.close()
 
 
 def _hammer(url: str | None, data_dir: str, chat: int, hits: int, threads: int) -> list[int]:

@@ -22,11 +22,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from bot import stats as maintainer
 from bot import texts as texts_
 from bot.engine import Engine, Trace, Turn
 from bot.reply import Reply
 from bot.settings import BotSettings
-from bot.state import State
+from bot.state import NO_TOPIC, REASONS, State
 from bot.tg import keyboards
 from bot.tg.app import TelegramApp, build_application, webhook_options
 from bot.tg.format import esc, format_reply, format_sources
@@ -241,8 +242,13 @@ async def test_question_is_answered_with_citations(
     assert balanced(text)
     call = fake.of("sendMessage", chat)[0]
     assert call.params["parse_mode"] == "HTML"
-    doc = reply.citations[0].doc_id
-    assert keyboard(call) == [f"fb:h:{lang}:{doc}", f"fb:n:{lang}:{doc}", f"ppl:{lang}:{doc}"]
+    first = reply.citations[0]
+    doc, section = first.doc_id, f"{first.lang}/{first.doc_id}#{first.section_index}"
+    assert keyboard(call) == [
+        f"fb:h:{lang}:{section}",
+        f"fb:n:{lang}:{section}",
+        f"ppl:{lang}:{doc}",
+    ]
     typing = fake.of("sendChatAction", chat)
     assert typing and typing[0].params["action"] == "typing" and typing[0].at <= call.at
 
@@ -474,7 +480,7 @@ async def test_every_button(
     fake.callback(chat, f"sec:en:{doc.id}:0", message_id=53)
     texts = await fake.wait_messages(chat, 2)
     assert texts[1] == format_reply(tg_engine.section_reply(doc.id, 0, "en"))[0]
-    assert keyboard(fake.of("sendMessage", chat)[1])[0] == f"fb:h:en:{doc.id}"
+    assert keyboard(fake.of("sendMessage", chat)[1])[0] == f"fb:h:en:en/{doc.id}#0"
 
     fake.callback(chat, f"fb:h:en:{doc.id}", message_id=54)
     fake.callback(chat, f"fb:n:en:{doc.id}", message_id=55)
@@ -513,6 +519,11 @@ async def test_every_button(
         "lang:fr",
         "sec:en:agents-at-home:1<b>",
         "x" * 64,
+        "fw:w:en:en/agents-at-home#999",
+        "fw:w:en:en/no-such-doc#0",
+        "fw:z:en:en/agents-at-home#0",
+        "fb:n:en:xx/agents-at-home#0",
+        "fb:n:en:en/agents-at-home#0" + "0" * 40,
     ],
 )
 async def test_tampered_buttons(
@@ -527,7 +538,7 @@ async def test_tampered_buttons(
     assert len(fake.texts(3301)) == 1
     state = State.open(settings)
     try:
-        assert state.feedback() == {}
+        assert state.feedback() == {} and state.section_feedback() == {}
     finally:
         state.close()
 
@@ -570,6 +581,100 @@ async def test_admin_commands_only_for_admins(
     assert f"{stats['documents']} documents, {stats['chunks']} chunks" in admin[0]
     assert admin[1] == ui("admin_unchanged", "en")
     assert other == [esc(ui("unknown_command", "en"))] * 2
+
+
+# -- what maintainers see: counts of questions with no answer, feedback per section ---------------
+
+#: Searched, and no section clears the bar (checked at the start of the test).
+NO_ANSWER = "What is the best pizza in Chicago?"
+
+
+async def test_a_question_with_no_answer_is_counted_never_stored(
+    fake: FakeBotApi, bot: TelegramApp, tg_engine: Engine, settings: BotSettings
+) -> None:
+    gap = maintainer.unanswered(tg_engine.respond(NO_ANSWER))
+    assert gap is not None and gap[0] == "en" and gap[1] != NO_TOPIC, gap
+    fake.message(3601, NO_ANSWER)
+    fake.message(3602, NO_ANSWER)
+    fake.message(3603, "Can Chicago police ask about my immigration status?")  # answered
+    fake.message(3604, "hello")  # small talk
+    fake.message(3605, "ICE is at my door")  # an urgent script
+    for chat in range(3601, 3606):
+        await fake.wait_messages(chat, 1)
+    state = State.open(settings)
+    try:
+        await fake.wait_for(lambda: sum(state.no_answers().values()) == 2)
+        assert state.no_answers() == {gap: 2}
+        fake.message(ADMIN_ID, "/stats")
+        [report] = await fake.wait_messages(ADMIN_ID, 1)
+        lines = report.split("\n")
+        assert "Questions with no answer: 2" in lines
+        assert f"  {gap[0]}: 2" in lines and f"  {gap[1].split('#')[0]}: 2" in lines
+        fake.message(3601, "/forget")
+        texts = await fake.wait_messages(3601, 2)
+        assert texts[1] == esc(ui("forgotten", "en"))
+        assert state.no_answers() == {gap: 2}  # about no one: /forget has nothing to take
+        assert state.language(3601) is None
+    finally:
+        state.close()
+    stored = b"".join(p.read_bytes() for p in settings.data_dir.glob("state.sqlite3*"))
+    assert stored.count(gap[1].encode()) >= 1  # the bytes searched are the ones written
+    for needle in [NO_ANSWER, *(w for w in NO_ANSWER.split() if len(w) > 4), "3601", "3602"]:
+        assert needle.encode() not in stored, needle
+        assert needle.lower().encode() not in stored, needle
+
+
+async def test_not_helpful_asks_why_and_counts_the_reason_per_section(
+    fake: FakeBotApi, bot: TelegramApp, tg_engine: Engine, settings: BotSettings
+) -> None:
+    questions = {
+        "en": (3701, "Can Chicago police ask about my immigration status?"),
+        "es": (3702, "¿La policía de Chicago me puede preguntar por mi estatus migratorio?"),
+    }
+    sections: dict[str, str] = {}
+    for lang, (chat, question) in questions.items():
+        fake.message(chat, question, language_code=lang)
+        await fake.wait_messages(chat, 1)
+        first = tg_engine.answer(question).citations[0]
+        sections[lang] = f"{first.lang}/{first.doc_id}#{first.section_index}"
+        assert keyboard(fake.of("sendMessage", chat)[0])[1] == f"fb:n:{lang}:{sections[lang]}"
+    en, es = sections["en"], sections["es"]
+    doc = en.split("/")[1].split("#")[0]
+
+    fake.callback(3701, f"fb:n:en:{en}", message_id=60)
+    await fake.wait_for(lambda: len(fake.of("editMessageReplyMarkup")) == 1)
+    why = fake.of("editMessageReplyMarkup")[0]
+    assert keyboard(why) == [f"fw:{code}:en:{en}" for code in "wuoq"] + [f"ppl:en:{doc}"]
+    labels = [b["text"] for row in why.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels[:4] == [ui(f"btn_why_{reason}", "en") for reason in REASONS]
+    fake.callback(3701, f"fw:u:en:{en}", message_id=60)
+    fake.callback(3701, f"fw:w:en:{en}", message_id=60)  # a second reason is not counted
+    fake.callback(3701, f"fw:w:en:{en.split('#')[0]}#99")  # no such section
+    await fake.wait_for(lambda: len(fake.of("answerCallbackQuery")) == 4)
+    answers = [c.params.get("text") for c in fake.of("answerCallbackQuery")]
+    thanks, sorry = ui("feedback_thanks", "en"), ui("feedback_sorry", "en")
+    assert answers == [sorry, thanks, thanks, ui("stale_button", "en")]
+    assert keyboard(fake.of("editMessageReplyMarkup")[1]) == [f"ppl:en:{doc}"]
+
+    fake.callback(3702, f"fb:n:es:{es}", message_id=61, language_code="es")
+    await fake.wait_for(lambda: len(fake.of("editMessageReplyMarkup")) == 4)
+    spanish = fake.of("editMessageReplyMarkup")[3]
+    labels = [b["text"] for row in spanish.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == [ui(f"btn_why_{r}", "es") for r in REASONS] + [ui("btn_person", "es")]
+    fake.callback(3702, f"fw:o:es:{es}", message_id=61, language_code="es")
+    await fake.wait_for(lambda: len(fake.of("answerCallbackQuery")) == 6)
+
+    state = State.open(settings)
+    try:
+        expected = {(en, "not_helpful"): 1, (en, "unclear"): 1}
+        expected.update({(es, "not_helpful"): 1, (es, "out_of_date"): 1})
+        await fake.wait_for(lambda: state.section_feedback() == expected)
+    finally:
+        state.close()
+    fake.message(ADMIN_ID, "/stats")
+    [report] = await fake.wait_messages(ADMIN_ID, 1)
+    assert f"  {en}: not_helpful=1 unclear=1" in report.split("\n")
+    assert f"  {es}: not_helpful=1 out_of_date=1" in report.split("\n")
 
 
 # -- faults ---------------------------------------------------------------------------------------

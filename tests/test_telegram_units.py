@@ -96,6 +96,48 @@ def test_callback_data_round_trips_and_rejects_tampering() -> None:
     )
 
 
+def test_votes_and_reasons_name_the_section_within_64_bytes() -> None:
+    section = "es/agents-at-home#3"
+    votes = keyboards.feedback("agents-at-home", "es", section=section)
+    data = [str(b.callback_data) for row in votes.inline_keyboard for b in row]
+    assert data == [f"fb:h:es:{section}", f"fb:n:es:{section}", "ppl:es:agents-at-home"]
+    vote = keyboards.parse(data[1])
+    assert vote == keyboards.Action(
+        "vote", "es", "agents-at-home", 3, "not_helpful", section_lang="es"
+    )
+    assert vote is not None and vote.section_key == section
+    why = keyboards.feedback("agents-at-home", "es", section=section, reasons=True)
+    rows = [[(b.text, str(b.callback_data)) for b in row] for row in why.inline_keyboard]
+    assert [len(r) for r in rows] == [2, 2, 1]  # two reasons a row, then the person
+    assert rows[0][0] == (ui("btn_why_wrong", "es"), f"fw:w:es:{section}")
+    assert ui("btn_why_wrong", "es") != ui("btn_why_wrong", "en")
+    reasons = {keyboards.parse(d).kind for row in rows[:2] for _, d in row}  # type: ignore[union-attr]
+    assert reasons == {"wrong", "unclear", "out_of_date", "not_my_question"}
+    for bad in (
+        "fw:x:es:es/agents-at-home#3",  # no such reason
+        "fw:w:es:agents-at-home#3",  # no section language
+        "fw:w:es:es/agents-at-home#1234",
+        "fw:w:es:ES/agents-at-home#3",
+        "fb:n:es:es/agents-at-home",
+        "fw:w:es:es/../x#1",
+    ):
+        assert keyboards.parse(bad) is None, bad
+    # every document id length: within 64 bytes; a vote that names the section gets all four
+    # reasons; one that cannot falls back to the document
+    for length in range(1, 61):
+        doc_id = "a" * length
+        key = f"en/{doc_id}#123"
+        markups = [
+            keyboards.feedback(doc_id, "en", section=key),
+            keyboards.feedback(doc_id, "en", section=key, reasons=True),
+        ]
+        data = [str(b.callback_data) for m in markups for r in m.inline_keyboard for b in r]
+        assert max(len(d.encode()) for d in data) <= 64
+        named = data[0] == f"fb:h:en:{key}"
+        assert named or data[0] == f"fb:h:en:{doc_id}" or length > 53
+        assert sum(d.startswith("fw:") for d in data) == (4 if named else 0), length
+
+
 def test_state_is_keyed_by_an_hmac(tmp_path: Path) -> None:
     data = tmp_path / "var"
     settings = BotSettings(data_dir=data)

@@ -27,8 +27,9 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, filters
 
+from bot import stats as maintainer
 from bot import texts
-from bot.engine import DocumentInfo, Engine, EngineUnavailable
+from bot.engine import DocumentInfo, Engine, EngineUnavailable, Trace
 from bot.memory import Memory
 from bot.reply import Reply
 from bot.settings import BotSettings
@@ -46,6 +47,7 @@ from bot.tg.safety import (
 from bot.tg.urgent import UrgentScripts, pattern_situation
 from bot.ui_texts import COMMANDS, ui, ui_language, ui_languages
 from bot.urgency import Situation
+from ingest.store import IndexError_
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +179,14 @@ class Handlers:
         lang = texts.reply_language(reply.language)
         markup: InlineKeyboardMarkup | None = None
         if reply.kind in ("answer", "urgent"):
-            doc_id = reply.citations[0].doc_id if reply.citations else ""
-            markup = keyboards.feedback(doc_id, lang)
+            first = reply.citations[0] if reply.citations else None
+            doc_id = first.doc_id if first else ""
+            section = (
+                f"{first.lang}/{first.doc_id}#{first.section_index}"
+                if first and first.lang and first.doc_id
+                else ""
+            )
+            markup = keyboards.feedback(doc_id, lang, section=section)
         elif reply.kind in ("no_answer", "declined"):
             try:
                 markup = keyboards.topics(await self.catalog(lang), lang, person=True)
@@ -355,27 +363,20 @@ class Handlers:
     # -- admin -----------------------------------------------------------------------------------
 
     async def stats(self, update: Update, context: Context) -> None:
-        """Admins only: index and feedback counts, nothing about residents."""
+        """Admins only: what a maintainer can act on (bot/stats.py), counts only."""
         chat = update.effective_chat
         if chat is None:
             return
         try:
-            numbers = await self.deadlines.engine(self.engine.stats)
-        except EngineUnavailable as err:
-            log.warning("stats: engine unavailable: %s", err)
-            await self.send(context, chat.id, format_text(ui("admin_unavailable", "en")))
-            return
+            index = await self.deadlines.engine(maintainer.index_stats, self.engine.settings)
+        except (EngineUnavailable, IndexError_) as err:
+            log.warning("stats: index unavailable: %s", type(err).__name__)
+            index = None
         try:
-            feedback = await self.deadlines.state(self.state.feedback)
-            chats: int | str = await self.deadlines.state(self.state.chats)
+            counts = await self.deadlines.state(maintainer.Counts.read, self.state)
         except StateUnavailable:
-            feedback, chats = {}, "?"
-        lines = [f"{doc or '-'} {kind}: {n}" for (doc, kind), n in sorted(feedback.items())]
-        values = {k: numbers.get(k, "?") for k in ("documents", "chunks", "built_at", "model")}
-        body = ui("admin_stats", "en").format(
-            **values, feedback="\n" + "\n".join(lines) if lines else ui("admin_no_feedback", "en")
-        )
-        body += f"\nChats with stored settings: {chats}"
+            counts = None
+        body = maintainer.render(maintainer.report(index, counts))
         await self.send(context, chat.id, format_text(body))
 
     async def reload(self, update: Update, context: Context) -> None:
@@ -418,12 +419,14 @@ class Handlers:
         except TelegramError as err:
             log.info("typing action failed: %s", type(err).__name__)
         reply: Reply | None = None
+        trace: Trace | None = None
         failure: Exception = EngineUnavailable("past the rate limit")
         if allowed:  # past the limit, an urgent message gets the built-in steps (no engine work)
             try:
-                reply = await self.deadlines.engine(
+                trace = await self.deadlines.engine(
                     self.answer, question, chat.id, choice, app_language
                 )
+                reply = trace.reply
             except Exception as err:  # any engine failure: the steps if urgent, else the apology
                 if not isinstance(err, EngineUnavailable):
                     log.error("engine failed: %s", error_summary(err))
@@ -437,10 +440,14 @@ class Handlers:
             await self.apologise(context, chat.id, ui_language(choice, app_language), failure)
             return
         await self.send_reply(context, chat.id, reply, reply_to)
+        gap = maintainer.unanswered(trace) if trace is not None else None
+        if gap is not None:  # only the count: language and nearest section, never the text
+            with contextlib.suppress(StateUnavailable):
+                await self.deadlines.state(self.state.add_no_answer, *gap)
 
     def answer(
         self, question: str, chat_id: int, choice: str | None, app_language: str | None = None
-    ) -> Reply:
+    ) -> Trace:
         """The engine's reply (blocking): the chat's explicit language choice wins; otherwise a
         confident detection; short or ambiguous messages keep the chat's language (its last
         reply's, else the Telegram app's). The chat's last turns make follow-ups work."""
@@ -449,7 +456,7 @@ class Handlers:
         trace = self.engine.respond(question, choice, history=history, prior=prior)
         if trace.reply.kind != "smalltalk":  # "thanks" is not what a follow-up refers to
             self.memory.add(chat_id, trace.turn())
-        return trace.reply
+        return trace
 
     async def within_limit(self, update: Update, context: Context, quiet: bool = False) -> bool:
         """Count the message; past the limit, say so once per window (unless ``quiet``) and drop
@@ -580,23 +587,41 @@ class Handlers:
                 return
             await query.answer()
             await self.send_reply(context, chat_id, reply)
-        elif action.name == "feedback":
-            if not await self.count_feedback(action.doc, action.kind, lang, chat_id):
+        elif action.name in ("feedback", "vote"):
+            section = action.section_key
+            if not await self.count_feedback(action.doc, action.kind, lang, chat_id, section):
                 await query.answer(ui("stale_button", lang))
                 return
             thanks = "feedback_thanks" if action.kind == "helpful" else "feedback_sorry"
             await query.answer(ui(thanks, lang))
+            why = action.kind == "not_helpful" and bool(section)  # then ask why
+            await query.edit_message_reply_markup(
+                keyboards.feedback(action.doc, lang, asked=not why, section=section, reasons=why)
+            )
+        elif action.name == "reason":
+            if not await self.count_reason(action, chat_id):
+                await query.answer(ui("stale_button", lang))
+                return
+            await query.answer(ui("feedback_thanks", lang))
             await query.edit_message_reply_markup(keyboards.feedback(action.doc, lang, asked=True))
         elif action.name == "person":
             await self.count_feedback(action.doc, "person", lang, chat_id)
             await query.answer()
             await self.send(context, chat_id, format_text(ui("talk_to_person", lang)))
 
-    async def count_feedback(self, doc_id: str, kind: str, lang: str, chat_id: int) -> bool:
-        """Store one anonymous count if the document exists (button data can be tampered with),
-        at most once per chat and document for a vote and once for "talk to a person" (the
-        pairs are remembered in memory only, for a day)."""
-        if doc_id:
+    async def count_feedback(
+        self, doc_id: str, kind: str, lang: str, chat_id: int, section: str = ""
+    ) -> bool:
+        """Store one anonymous count if the document (and the section a vote names) exists
+        (button data can be tampered with), at most once per chat and document for a vote and
+        once for "talk to a person" (the pairs are remembered in memory only, for a day)."""
+        if section:
+            try:
+                if not await self.deadlines.engine(self.has_section, section):
+                    return False
+            except EngineUnavailable:
+                return True  # the tap was genuine as far as we can tell; only the count is lost
+        elif doc_id:
             try:
                 known = {d.id for d in await self.catalog(lang)}
             except EngineUnavailable:
@@ -607,8 +632,28 @@ class Handlers:
         if not self.feedback_given.first(chat_id, doc_id, group):
             return True
         with contextlib.suppress(StateUnavailable):  # only the count is lost
-            await self.deadlines.state(self.state.add_feedback, doc_id, kind)
+            await self.deadlines.state(self.state.add_feedback, doc_id, kind, None, section or None)
         return True
+
+    async def count_reason(self, action: keyboards.Action, chat_id: int) -> bool:
+        """Store why a section was not helpful if it exists, once per chat and section (in
+        memory, for a day, like the votes)."""
+        section = action.section_key
+        try:
+            if not await self.deadlines.engine(self.has_section, section):
+                return False
+        except EngineUnavailable:
+            return True
+        if self.feedback_given.first(chat_id, section, "reason"):
+            with contextlib.suppress(StateUnavailable):
+                await self.deadlines.state(self.state.add_reason, section, action.kind)
+        return True
+
+    def has_section(self, key: str) -> bool:
+        """Whether the index holds the section ``lang/doc-id#n`` (blocking)."""
+        lang, _, rest = key.partition("/")
+        doc_id, _, index = rest.partition("#")
+        return self.engine.corpus().section(lang, doc_id, int(index)) is not None
 
     # -- errors ----------------------------------------------------------------------------------
 

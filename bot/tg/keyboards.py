@@ -24,6 +24,8 @@ TOPICS_PER_PAGE = 8
 
 #: Button data carries the chat's interface language: any language with a full catalog.
 _UI = "|".join(ui_languages())
+#: A section key as the index writes it: the section's language, document id and position.
+_SECTION = r"(?P<slang>[a-z]{2})/(?P<doc>[a-z0-9][a-z0-9-]{0,59})#(?P<n>\d{1,3})"
 _PATTERNS: dict[str, re.Pattern[str]] = {
     # choosing a language sets the answer language: only the ones documents are written in
     "lang": re.compile(r"lang:(?P<lang>en|es)"),
@@ -36,10 +38,18 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "section": re.compile(
         rf"sec:(?P<lang>{_UI}):(?P<doc>[a-z0-9][a-z0-9-]{{0,52}}):(?P<n>\d{{1,3}})"
     ),
+    # a vote on the section a reply quoted ("fb:n:en:en/agents-at-home#2"), and its reason
+    # ("fw:u:en:en/agents-at-home#2": as long as the vote, so it fits whenever the vote did)
+    "vote": re.compile(rf"fb:(?P<kind>h|n):(?P<lang>{_UI}):{_SECTION}"),
+    "reason": re.compile(rf"fw:(?P<kind>w|u|o|q):(?P<lang>{_UI}):{_SECTION}"),
+    # a vote on a whole document: buttons sent before votes named the section
     "feedback": re.compile(rf"fb:(?P<kind>h|n):(?P<lang>{_UI}):(?P<doc>[a-z0-9-]{{0,53}})"),
     "person": re.compile(rf"ppl:(?P<lang>{_UI}):(?P<doc>[a-z0-9-]{{0,53}})"),
 }
 FEEDBACK_KIND = {"h": "helpful", "n": "not_helpful"}
+#: The reasons offered under a "not helpful" vote, by their one-letter code in button data.
+REASON_CODES = {"w": "wrong", "u": "unclear", "o": "out_of_date", "q": "not_my_question"}
+_KINDS = {**FEEDBACK_KIND, **REASON_CODES}
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,12 @@ class Action:
     doc: str = ""
     section: int = 0
     kind: str = ""
+    section_lang: str = ""  # votes and reasons: the language of the section they are about
+
+    @property
+    def section_key(self) -> str:
+        """``en/doc-id#2`` for a vote or reason on a section, else ``""``."""
+        return f"{self.section_lang}/{self.doc}#{self.section}" if self.section_lang else ""
 
 
 def parse(data: object) -> Action | None:
@@ -66,7 +82,8 @@ def parse(data: object) -> Action | None:
                 lang=groups["lang"],
                 doc=groups.get("doc") or "",
                 section=int(groups.get("n") or 0),
-                kind=FEEDBACK_KIND.get(groups.get("kind") or "", groups.get("kind") or ""),
+                kind=_KINDS.get(groups.get("kind") or "", groups.get("kind") or ""),
+                section_lang=groups.get("slang") or "",
             )
     return None
 
@@ -149,15 +166,30 @@ def sections(doc: DocumentInfo, lang: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(_rows(buttons))
 
 
-def feedback(doc_id: str, lang: str, *, asked: bool = False) -> InlineKeyboardMarkup:
-    """Helpful / not helpful / talk to a person (only the last once feedback was given)."""
+def feedback(
+    doc_id: str, lang: str, *, asked: bool = False, section: str = "", reasons: bool = False
+) -> InlineKeyboardMarkup:
+    """Helpful / not helpful / talk to a person under a reply quoting ``section`` (its key,
+    ``en/doc-id#2``); with ``reasons``, why it was not helpful; with ``asked``, only the person.
+
+    A vote names the section when its data fits Telegram's 64 bytes, else the document."""
     person = _button(ui("btn_person", lang), f"ppl:{lang}:{doc_id}") or InlineKeyboardButton(
         ui("btn_person", lang), callback_data=f"ppl:{lang}:"
     )
     if asked:
         return InlineKeyboardMarkup([[person]])
+    if reasons and section:
+        why = [
+            _button(ui(f"btn_why_{reason}", lang), f"fw:{code}:{lang}:{section}")
+            for code, reason in REASON_CODES.items()
+        ]
+        shown = [b for b in why if b is not None]
+        return InlineKeyboardMarkup(
+            [*(shown[i : i + 2] for i in range(0, len(shown), 2)), [person]]
+        )
     votes = [
-        _button(ui("btn_helpful", lang), f"fb:h:{lang}:{doc_id}"),
-        _button(ui("btn_not_helpful", lang), f"fb:n:{lang}:{doc_id}"),
+        (section and _button(ui(label, lang), f"fb:{code}:{lang}:{section}"))
+        or _button(ui(label, lang), f"fb:{code}:{lang}:{doc_id}")
+        for code, label in (("h", "btn_helpful"), ("n", "btn_not_helpful"))
     ]
     return InlineKeyboardMarkup([[b for b in votes if b is not None], [person]])
