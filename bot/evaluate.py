@@ -373,11 +373,13 @@ def _fit_urgency(
         dtype=np.float32,
     )
     dev_y = np.array([item.expect_kind == "urgent" for item, _ in rows], dtype=int)
-    patterns = [
-        bool(t.explain["urgency"]["pattern"] and not t.explain["urgency"]["hypothetical"])
-        for _, t in rows
-    ]
     near = np.array([engine.urgency.margin(v, engine.corpus())[0] >= MIN_MARGIN for v in dev_x])
+    # as in UrgencyClassifier.assess: a pattern decides, a placeless "now" only near the exemplars
+    patterns = [
+        bool(u["pattern"] and not u["hypothetical"] and (u["pattern"] != "now" or close))
+        for (_, t), close in zip(rows, near, strict=True)
+        for u in [t.explain["urgency"]]
+    ]
     out_of_fold = np.zeros(len(rows))
     for train, held in StratifiedKFold(5, shuffle=True, random_state=0).split(dev_x, dev_y):
         coef, intercept = fit_linear(

@@ -144,11 +144,17 @@ class UrgencyClassifier:
         if weights is not None and vector is not None and len(weights[0]) == len(vector):
             z = float(np.dot(np.asarray(weights[0]), np.asarray(vector))) + weights[1]
             score = 1.0 / (1.0 + float(np.exp(-max(-50.0, min(50.0, z)))))
+        near = margin >= MIN_MARGIN and nearest is not None
         found: str | None = None
-        if pattern is not None and not hypothetical:
+        if pattern is not None and pattern != "now" and not hypothetical:
+            found = pattern
+        elif pattern == "now" and not hypothetical and near:
+            # "now" without a place ("what now", "ahorita") is a weak cue: it decides only where
+            # the message is also near the urgent exemplars ("ice locator says no results what
+            # now" is a question about the locator)
             found = pattern
         elif (
-            score >= threshold and nearest is not None and margin >= MIN_MARGIN and not hypothetical
+            score >= threshold and near and not hypothetical and not self._off_topic_nearer(vector)
         ):
             found = pattern or nearest
         if found is not None and (found == "now" or pattern is None):
@@ -189,6 +195,17 @@ class UrgencyClassifier:
             combined = np.concatenate(rows) if len(rows) > 1 else matrix
             self._combined = (key, combined, all_labels)
             return combined, all_labels
+
+    def _off_topic_nearer(self, vector: Any) -> bool:
+        """Whether the nearest off-topic exemplars are closer than the nearest urgent ones: a
+        linear model can call "write me a poem about my mom" urgent, its neighbours do not."""
+        matrix, labels = self._load()
+        urgent = np.array([label in SITUATIONS for label in labels])
+        if vector is None or not urgent.any():
+            return False
+        sims = matrix @ np.asarray(vector, dtype=np.float32)
+        top_urgent = float(np.sort(sims[urgent])[::-1][:K_MARGIN].mean())
+        return self.off_topic(vector) > top_urgent
 
     def off_topic(self, vector: Any) -> float:
         """Mean similarity of the nearest off-topic exemplars (-1 without any)."""
