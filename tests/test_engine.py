@@ -139,6 +139,8 @@ def test_urgent_in_a_language_without_a_script_is_english_with_a_line_saying_so(
         "what should I do if ICE comes to my door someday?",
         "ICE came to my building last week, what are my rights",
         "la migra puede entrar a la escuela de mis hijos?",
+        "the detainee locator shows nothing, what now",  # "what now" is not a place or a raid
+        "write a poem for my mother please",  # nearer the off-topic exemplars
     ],
 )
 def test_a_question_about_what_could_happen_never_gets_an_urgent_script(
