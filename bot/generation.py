@@ -6,8 +6,9 @@ thread looks at the pointer and, when ingest has switched it, loads the new gene
 replaces the reference in one assignment. Questions keep being answered from the old one meanwhile;
 a generation is never half-loaded for anyone.
 
-A generation is loaded from its stored snapshot (:mod:`ingest.snapshot`), or, when it has none
-(built before snapshots existed), computed from its chunks with one log line saying so.
+A generation is loaded from its stored snapshot (:mod:`ingest.snapshot`), or, when there is none
+here (built before snapshots existed, or ingested on another machine into a Chroma server), computed
+from its chunks with one log line saying so, and kept for the next start.
 """
 
 from __future__ import annotations
@@ -36,11 +37,16 @@ def load_corpus(store: IndexStore, info: IndexInfo, snapshot_dir: Path) -> Corpu
     if stored is not None:
         return Corpus.from_snapshot(info, stored)
     log.info(
-        "index %s has no stored snapshot: computing it from its chunks "
-        "(`python -m ingest build` stores one)",
+        "index %s has no stored snapshot here: computing it from its chunks (and keeping it)",
         info.collection,
     )
-    return Corpus(info, store.chunks(info, vectors=True))
+    computed = snapshot.build_snapshot(info.collection, store.chunks(info, vectors=True))
+    try:
+        # a replica on another machine than ingest computes each generation once, not per start
+        snapshot.save(computed, snapshot_dir)
+    except OSError as err:
+        log.warning("could not keep the computed index snapshot: %s", type(err).__name__)
+    return Corpus.from_snapshot(info, computed)
 
 
 class LiveCorpus:

@@ -165,7 +165,15 @@ def test_generation_without_a_snapshot_loads_with_one_log_line(
     assert engine.answer("Can Chicago police ask about my immigration status?").kind == "answer"
     lines = [r.getMessage() for r in caplog.records if "no stored snapshot" in r.getMessage()]
     assert len(lines) == 1 and "\n" not in lines[0]
-    # and a no-change build stores the missing snapshot for next time
+    # the bot kept what it computed, so the next start loads it
+    info = IndexStore.connect(settings).require_active()
+    assert snapshot.load(settings.snapshot_dir, info.collection) is not None
+
+
+def test_no_change_build_stores_a_missing_snapshot(
+    settings: BotSettings, real_embedder: E5Embeddings
+) -> None:
+    shutil.rmtree(settings.snapshot_dir)
     result = sync.build(settings, embedder=real_embedder)
     assert result.info is None
     info = IndexStore.connect(settings).require_active()
