@@ -9,7 +9,7 @@ relevance decision signals an approximate top-k query cannot (the runner-up, the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -109,6 +109,21 @@ class Vectors:
     passage_owner: np.ndarray  # (n,) section position in ``Corpus.by_lang[lang]``
     questions: np.ndarray
     question_owner: np.ndarray
+    passage_runs: tuple[np.ndarray, np.ndarray] | None = field(init=False, default=None)
+    question_runs: tuple[np.ndarray, np.ndarray] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "passage_runs", _runs(self.passage_owner))
+        object.__setattr__(self, "question_runs", _runs(self.question_owner))
+
+
+def _runs(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where each owner's run of rows starts, and its owner, when rows are grouped by owner (they
+    are: a section's rows are stored together), so a per-section maximum is one ``reduceat``."""
+    if not len(owner) or bool(np.any(owner[1:] < owner[:-1])):
+        return None
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    return starts, owner[starts]
 
 
 class Corpus:
@@ -145,6 +160,19 @@ class Corpus:
                 self.vectors[lang] = Vectors(
                     part.passages, part.passage_owner, part.questions, part.question_owner
                 )
+        # per language, in ``by_lang`` order: a number per document, and which sections are urgent
+        codes: dict[str, int] = {}
+        self.doc_codes: dict[str, np.ndarray] = {
+            lang: np.asarray(
+                [codes.setdefault(f"{r.lang}/{r.doc_id}", len(codes)) for r in records],
+                dtype=np.int64,
+            )
+            for lang, records in self.by_lang.items()
+        }
+        self.urgent: dict[str, np.ndarray] = {
+            lang: np.asarray([r.urgent for r in records], dtype=bool)
+            for lang, records in self.by_lang.items()
+        }
         self._lexical: dict[str, tuple[LexicalIndex, dict[str, int]]] = {
             lang: (part.lexical, part.lexical.term_ids())
             for lang, part in snapshot.languages.items()
