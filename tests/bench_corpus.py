@@ -4,7 +4,8 @@
 stored vectors, so nothing is embedded) ``copies`` times under new document ids into a new index,
 and stores its snapshot as ingest does. ``measure()`` runs in a fresh process (so its memory is its
 own): the time to load the index, the resident memory it added, and the answer latency over the
-dev questions with the question vectors already computed (the answer without embedding time).
+first ``KYR_BENCH_QUESTIONS`` (200) dev questions, asked twice, the second time measured, with
+their vectors already computed (the answer without embedding time).
 It is measured from the stored snapshot, with the snapshot removed (computed from the chunks at
 load), and, when ``KYR_BENCH_BEFORE`` names a checkout of the code before snapshots (for example
 ``git worktree add /tmp/before <commit>``), with that code: today's figures side by side.
@@ -117,7 +118,9 @@ def measure(data_dir: Path) -> dict[str, Any]:
     engine.urgency.warm_up()
     remembered = Remembered(engine.embedder)
     engine._embedder = remembered
-    items = evaluate.load_items(evaluate.SPLITS["dev"])
+    items = evaluate.load_items(evaluate.SPLITS["dev"])[
+        : int(os.environ.get("KYR_BENCH_QUESTIONS", 200))
+    ]
     for item in items:
         engine.respond(item.question, item.ui_lang)
     latencies = sorted(engine.respond(i.question, i.ui_lang).reply.latency_ms for i in items)
