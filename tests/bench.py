@@ -188,7 +188,8 @@ def main() -> None:
     for name, run in parts.items():
         if not only or name in only:
             report[name] = run()
-            print(f"{name}: done", file=sys.stderr)
+            # each part as it finishes (a full run takes a long time on a busy machine)
+            print(json.dumps({name: report[name]}), file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
 
 
