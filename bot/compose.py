@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +37,14 @@ def _segmenter(lang: str) -> Any:
 
 def units(text: str, lang: str = "en") -> list[str]:
     """Sentences and list items of a section, in order, each kept exactly as written."""
+    return list(_units(text, lang))
+
+
+@functools.lru_cache(maxsize=4096)
+def _units(text: str, lang: str) -> tuple[str, ...]:
+    # pysbd compiles more patterns than re's cache holds, so splitting a section costs about
+    # 10 ms every time; sections repeat (the same few answer most questions), their split does not
+    # change, and 4,096 of them are a few MB
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
@@ -45,7 +54,7 @@ def units(text: str, lang: str = "en") -> list[str]:
             out.append(line)
             continue
         out += [s.strip() for s in _segmenter(lang).segment(line) if s.strip()]
-    return out
+    return tuple(out)
 
 
 def quote_section(

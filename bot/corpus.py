@@ -8,131 +8,26 @@ relevance decision signals an approximate top-k query cannot (the runner-up, the
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from rank_bm25 import BM25Okapi
 
-from ingest.record import ChunkMeta
+from ingest.lexical import TOKEN, LexicalIndex, fold, tokenize
+from ingest.snapshot import SectionRecord, Snapshot, build_snapshot
 from ingest.store import IndexInfo, StoredChunk
 
-_TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
-#: Scripts written without spaces: a run of these characters is indexed as overlapping bigrams.
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "could",
-        "do",
-        "does",
-        "did",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "i",
-        "im",
-        "i'm",
-        "if",
-        "in",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "so",
-        "that",
-        "the",
-        "their",
-        "them",
-        "they",
-        "this",
-        "to",
-        "was",
-        "what",
-        "when",
-        "where",
-        "who",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "u",
-        "ur",
-        "el",
-        "la",
-        "los",
-        "las",
-        "un",
-        "una",
-        "unos",
-        "unas",
-        "y",
-        "o",
-        "de",
-        "del",
-        "al",
-        "en",
-        "por",
-        "para",
-        "con",
-        "que",
-        "se",
-        "su",
-        "sus",
-        "lo",
-        "le",
-        "les",
-        "mi",
-        "mis",
-        "me",
-        "es",
-        "son",
-        "como",
-        "qué",
-        "si",
-        "no",
-        "ya",
-        "muy",
-        "mas",
-        "más",
-        "pero",
-        "tu",
-        "te",
-        "nos",
-        "este",
-        "esta",
-        "esto",
-        "eso",
-        "esa",
-        "ese",
-        "hay",
-        "pa",
-        "pues",
-    ]
-)
-
-
-def fold(text: str) -> str:
-    """Lowercase and strip accents, so "policía" and "policia" match."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+__all__ = [
+    "SYNONYMS",
+    "Corpus",
+    "DocumentInfo",
+    "SectionInfo",
+    "SectionRecord",
+    "Vectors",
+    "expand",
+    "fold",
+    "tokenize",
+]
 
 
 #: Everyday words residents use for terms the documents spell out (query side only). BM25 cannot
@@ -178,48 +73,9 @@ SYNONYMS = {
 
 def expand(text: str) -> str:
     """Add the document-language terms for slang and abbreviations in a question."""
-    words = _TOKEN.findall(fold(text))
+    words = TOKEN.findall(fold(text))
     extra = [SYNONYMS[w] for w in words if w in SYNONYMS]
     return " ".join([text, *extra])
-
-
-def tokenize(text: str) -> list[str]:
-    """BM25 tokens: folded words (any script) minus stop-words, with a light plural strip."""
-    tokens = []
-    for token in _TOKEN.findall(fold(text)):
-        if token in _STOPWORDS:
-            continue
-        if _CJK.match(token):
-            tokens += [token[i : i + 2] for i in range(max(1, len(token) - 1))]
-            continue
-        if len(token) > 4 and token.endswith("s") and not token.endswith("ss"):
-            token = token[:-1]
-        tokens.append(token)
-    return tokens
-
-
-@dataclass(frozen=True)
-class SectionRecord:
-    """One citable section with the metadata a citation needs."""
-
-    key: str  # "lang/doc_id#section_index"
-    lang: str
-    doc_id: str
-    index: int
-    title: str
-    heading: str
-    text: str
-    url: str  # the section's own first source
-    source: str
-    checked_on: str
-    summary: str
-    urgent: bool
-    chunk_ids: tuple[str, ...]
-    source_title: str = ""
-    awaiting_native_review: bool = False
-    jurisdiction: str = (
-        ""  # the document's: Chicago | Cook County | Illinois | United States | General
-    )
 
 
 @dataclass(frozen=True)
@@ -253,68 +109,79 @@ class Vectors:
     passage_owner: np.ndarray  # (n,) section position in ``Corpus.by_lang[lang]``
     questions: np.ndarray
     question_owner: np.ndarray
+    passage_runs: tuple[np.ndarray, np.ndarray] | None = field(init=False, default=None)
+    question_runs: tuple[np.ndarray, np.ndarray] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "passage_runs", _runs(self.passage_owner))
+        object.__setattr__(self, "question_runs", _runs(self.question_owner))
+
+
+def _runs(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where each owner's run of rows starts, and its owner, when rows are grouped by owner (they
+    are: a section's rows are stored together), so a per-section maximum is one ``reduceat``."""
+    if not len(owner) or bool(np.any(owner[1:] < owner[:-1])):
+        return None
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    return starts, owner[starts]
 
 
 class Corpus:
-    """Sections of one index generation, grouped by language, with vectors and BM25 per language."""
+    """Sections of one index generation, grouped by language, with vectors and BM25 per language.
+
+    Built from a :class:`~ingest.snapshot.Snapshot` (stored with the generation at ingest), or from
+    the generation's chunks when it has none (the same computation, done at load).
+    """
 
     def __init__(self, info: IndexInfo, chunks: Iterable[StoredChunk]) -> None:
+        self._adopt(info, build_snapshot(info.collection, chunks))
+
+    @classmethod
+    def from_snapshot(cls, info: IndexInfo, snapshot: Snapshot) -> Corpus:
+        """The corpus of a stored snapshot (nothing is re-tokenised)."""
+        corpus = cls.__new__(cls)
+        corpus._adopt(info, snapshot)
+        return corpus
+
+    def _adopt(self, info: IndexInfo, snapshot: Snapshot) -> None:
         self.info = info
-        grouped: dict[str, list[StoredChunk]] = {}
-        asked: dict[str, list[StoredChunk]] = {}
-        metas: dict[str, ChunkMeta] = {}
-        for chunk in chunks:
-            m = metas[chunk.id] = ChunkMeta.from_chroma(chunk.metadata)
-            (asked if m.is_question else grouped).setdefault(m.section_key, []).append(chunk)
-        self.sections: dict[str, SectionRecord] = {}
-        self.chunk_section: dict[str, str] = {}
-        for key, parts in grouped.items():
-            parts.sort(key=lambda c: metas[c.id].chunk_index)
-            m = metas[parts[0].id]
-            first = m.first_source
-            self.sections[key] = SectionRecord(
-                key=key,
-                lang=m.lang,
-                doc_id=m.doc_id,
-                index=m.section_index,
-                title=m.title,
-                heading=m.section,
-                text=_join_chunks([p.text for p in parts]),
-                url=first.url if first else "",
-                source=m.path,
-                checked_on=m.last_verified,
-                summary=m.summary,
-                urgent=m.urgent,
-                chunk_ids=tuple(p.id for p in parts),
-                source_title=first.title if first else "",
-                awaiting_native_review=m.awaiting_native_review,
-                jurisdiction=m.jurisdiction,
-            )
-            for part in parts:
-                self.chunk_section[part.id] = key
-        self.by_lang: dict[str, list[SectionRecord]] = {}
-        for record in sorted(self.sections.values(), key=lambda r: (r.lang, r.doc_id, r.index)):
-            self.by_lang.setdefault(record.lang, []).append(record)
+        self.by_lang: dict[str, list[SectionRecord]] = {
+            lang: list(part.records) for lang, part in sorted(snapshot.languages.items())
+        }
+        self.sections: dict[str, SectionRecord] = {
+            r.key: r for records in self.by_lang.values() for r in records
+        }
         self.position = {
             r.key: i for records in self.by_lang.values() for i, r in enumerate(records)
         }
         self.vectors: dict[str, Vectors] = {}
-        for lang, records in self.by_lang.items():
-            passages = [(self.position[r.key], c) for r in records for c in grouped[r.key]]
-            questions = [(self.position[r.key], c) for r in records for c in asked.get(r.key, [])]
-            if all(c.vector is not None for _, c in passages + questions):
-                self.vectors[lang] = Vectors(*_matrix(passages), *_matrix(questions))
-        self._bm25 = {
-            lang: BM25Okapi(
-                [
-                    tokenize(
-                        "\n".join([r.heading, r.heading, *_texts(asked.get(r.key, [])), r.text])
-                    )
-                    for r in records
-                ]
+        for lang, part in sorted(snapshot.languages.items()):
+            if part.passages is not None and part.questions is not None:
+                self.vectors[lang] = Vectors(
+                    part.passages, part.passage_owner, part.questions, part.question_owner
+                )
+        # per language, in ``by_lang`` order: a number per document, and which sections are urgent
+        codes: dict[str, int] = {}
+        self.doc_codes: dict[str, np.ndarray] = {
+            lang: np.asarray(
+                [codes.setdefault(f"{r.lang}/{r.doc_id}", len(codes)) for r in records],
+                dtype=np.int64,
             )
             for lang, records in self.by_lang.items()
         }
+        self.urgent: dict[str, np.ndarray] = {
+            lang: np.asarray([r.urgent for r in records], dtype=bool)
+            for lang, records in self.by_lang.items()
+        }
+        self._lexical: dict[str, tuple[LexicalIndex, dict[str, int]]] = {
+            lang: (part.lexical, part.lexical.term_ids())
+            for lang, part in snapshot.languages.items()
+        }
+
+    @property
+    def chunk_section(self) -> dict[str, str]:
+        """Chunk id -> the key of the section it belongs to."""
+        return {cid: r.key for r in self.sections.values() for cid in r.chunk_ids}
 
     @property
     def languages(self) -> list[str]:
@@ -327,7 +194,8 @@ class Corpus:
         tokens = tokenize(expand(query))
         if not records or not tokens:
             return np.zeros(len(records))
-        return np.asarray(self._bm25[lang].get_scores(tokens), dtype=float)
+        index, term_ids = self._lexical[lang]
+        return np.asarray(index.scores(tokens, term_ids), dtype=float)
 
     def section(self, lang: str, doc_id: str, index: int) -> SectionRecord | None:
         """One section by document id and position."""
@@ -355,27 +223,3 @@ class Corpus:
                 )
             )
         return sorted(out, key=lambda d: (not d.urgent, d.title.lower()))
-
-
-def _texts(chunks: list[StoredChunk]) -> list[str]:
-    return [c.text for c in chunks]
-
-
-def _matrix(rows: list[tuple[int, StoredChunk]]) -> tuple[np.ndarray, np.ndarray]:
-    if not rows:
-        return np.zeros((0, 1), dtype=np.float32), np.zeros(0, dtype=np.int64)
-    matrix = np.asarray([c.vector for _, c in rows], dtype=np.float32)
-    return matrix, np.asarray([owner for owner, _ in rows], dtype=np.int64)
-
-
-def _join_chunks(texts: list[str]) -> str:
-    """Rejoin a section's chunks, dropping the overlap the splitter repeated."""
-    out = texts[0]
-    for text in texts[1:]:
-        overlap = 0
-        for size in range(min(len(out), len(text)), 0, -1):
-            if out.endswith(text[:size]):
-                overlap = size
-                break
-        out = out + ("" if overlap else "\n") + text[overlap:]
-    return out

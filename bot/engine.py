@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -20,7 +19,9 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bot import area, compose, personal, smalltalk, texts
+from bot.batching import BatchingEmbeddings
 from bot.corpus import Corpus, DocumentInfo, SectionInfo, SectionRecord
+from bot.generation import LiveCorpus
 from bot.guard import should_decline
 from bot.language import LanguageDetector_
 from bot.llm import LLMWriter
@@ -30,7 +31,7 @@ from bot.retrieval import Candidate, Mode, search
 from bot.settings import BotSettings
 from bot.urgency import SCRIPT_INDEX, Situation, UrgencyClassifier
 from ingest.embedder import E5_MODEL_NAME, EmbeddingModelError, create_embeddings
-from ingest.store import IndexError_, IndexStore
+from ingest.store import IndexError_
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +156,7 @@ class Engine:
         self.settings = settings
         self._embedder = embedder
         self.detector = detector or LanguageDetector_()
-        self._store: IndexStore | None = None
-        self._corpus: Corpus | None = None
-        self._checked = 0.0
-        self._lock = threading.Lock()
+        self._live = LiveCorpus(settings, lambda: self.model_name)
         self.llm_writer: LLMWriter | None = None
         self._urgency: UrgencyClassifier | None = None
         self.policy = self._policy()
@@ -176,8 +174,13 @@ class Engine:
         """The embedding model (created on first use)."""
         if self._embedder is None:
             s = self.settings
-            self._embedder = create_embeddings(
-                s.embedding_model, s.embedding_backend, s.model_cache_dir
+            model = create_embeddings(s.embedding_model, s.embedding_backend, s.model_cache_dir)
+            self._embedder = (
+                BatchingEmbeddings(
+                    model, s.embed_batch_window_ms / 1000, s.embed_batch_max, s.embed_queue_max
+                )
+                if s.embed_batch
+                else model
             )
         return self._embedder
 
@@ -220,29 +223,16 @@ class Engine:
             raise EngineUnavailable(str(err)) from err
 
     def corpus(self, force: bool = False) -> Corpus:
-        """The current index snapshot, re-checked every ``index_check_s`` seconds."""
-        now = time.monotonic()
-        current = self._corpus
-        if current is not None and not force and now - self._checked < self.settings.index_check_s:
-            return current
-        with self._lock:
-            try:
-                if self._store is None:
-                    self._store = IndexStore.connect(self.settings)
-                info = self._store.require_active(self.model_name)
-                if self._corpus is None or self._corpus.info.collection != info.collection:
-                    self._corpus = Corpus(info, self._store.chunks(info, vectors=True))
-                    log.info("Loaded index %s (%d chunks)", info.collection, info.chunks)
-                self._checked = now
-                return self._corpus
-            except IndexError_ as err:
-                self._store = None
-                self._corpus = None
-                raise EngineUnavailable(str(err)) from err
+        """The loaded index generation (a newer one is loaded and swapped in the background)."""
+        try:
+            return self._live.get(force)
+        except IndexError_ as err:
+            raise EngineUnavailable(str(err)) from err
 
     def reload(self) -> bool:
         """Re-open the index now; True when a different index generation was loaded."""
-        before = self._corpus.info.collection if self._corpus else None
+        current = self._live.current
+        before = current.info.collection if current else None
         after = self.corpus(force=True).info.collection
         return before != after
 

@@ -112,6 +112,29 @@ class BotSettings(IndexSettings):
         "deadline of one state call from Telegram (language, rate limit, feedback); past it the "
         "bot answers without the state (no rate limit, the app's language).",
     )
+    embed_batch: bool = Field(
+        True,
+        description="Embed questions that arrive together in one model call (bot/batching.py); "
+        "false = one question at a time behind a lock, as before.",
+    )
+    embed_batch_window_ms: float = Field(
+        2.0,
+        ge=0,
+        description="How long the batcher waits for more questions after the first, in ms.",
+    )
+    embed_batch_max: int = Field(32, ge=1, description="Most questions in one embedding call.")
+    embed_queue_max: int = Field(
+        512,
+        ge=1,
+        description="Questions that may wait for the embedding model; past it a question gets the "
+        "'try again' apology at once.",
+    )
+    engine_workers: int = Field(
+        16,
+        ge=1,
+        description="Engine calls from Telegram that run at once (threads); with batching, more "
+        "waiting questions make bigger batches.",
+    )
     max_work_chars: int = Field(
         600,
         description="Telegram messages are cleaned and cut to this many characters before any "

@@ -89,7 +89,7 @@ class UrgencyClassifier:
         self._lock = threading.Lock()
         self._vectors: np.ndarray | None = None
         self._labels: list[str] = []
-        self._combined: tuple[str, np.ndarray, list[str]] | None = None
+        self._combined: tuple[str, np.ndarray, list[str], np.ndarray] | None = None
 
     def _load(self) -> tuple[np.ndarray, list[str]]:
         with self._lock:
@@ -169,32 +169,38 @@ class UrgencyClassifier:
 
     def _with_corpus(self, corpus: Any) -> tuple[np.ndarray, list[str]]:
         """Exemplars plus the knowledge base's question entries (cached per index generation)."""
+        combined = self._combined_with(corpus)
+        return combined[0], combined[1]
+
+    def _combined_with(self, corpus: Any) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """The rows, their labels and which labels are urgent situations."""
         matrix, labels = self._load()
         if corpus is None:
-            return matrix, labels
+            return matrix, labels, _urgent_mask(labels)
         key = corpus.info.collection
         with self._lock:
             if self._combined is not None and self._combined[0] == key:
-                return self._combined[1], self._combined[2]
+                return self._combined[1], self._combined[2], self._combined[3]
             rows = [matrix]
             all_labels = list(labels)
             for lang, vectors in corpus.vectors.items():
-                records = corpus.by_lang[lang]
-                for owner in range(len(records)):
-                    section = records[owner]
-                    mask = vectors.question_owner == owner
-                    if not mask.any():
-                        continue
-                    label = (
-                        SITUATIONS[section.index]
-                        if section.urgent and section.index < len(SITUATIONS)
-                        else "none"
-                    )
-                    rows.append(vectors.questions[mask])
-                    all_labels += [label] * int(mask.sum())
+                # each section's question rows, sections in order (arrays, not a loop per section:
+                # this runs on the first question after a new generation is swapped in)
+                section_label = np.array(
+                    [
+                        SITUATIONS[s.index] if s.urgent and s.index < len(SITUATIONS) else "none"
+                        for s in corpus.by_lang[lang]
+                    ],
+                    dtype=object,
+                )
+                order = np.argsort(vectors.question_owner, kind="stable")
+                if not len(order):
+                    continue
+                rows.append(vectors.questions[order])
+                all_labels += section_label[vectors.question_owner[order]].tolist()
             combined = np.concatenate(rows) if len(rows) > 1 else matrix
-            self._combined = (key, combined, all_labels)
-            return combined, all_labels
+            self._combined = (key, combined, all_labels, _urgent_mask(all_labels))
+            return combined, all_labels, self._combined[3]
 
     def _off_topic_nearer(self, vector: Any) -> bool:
         """Whether the nearest off-topic exemplars are closer than the nearest urgent ones: a
@@ -218,11 +224,10 @@ class UrgencyClassifier:
 
     def margin(self, vector: Any, corpus: Any = None) -> tuple[float, Situation | None]:
         """Nearest urgent minus nearest non-urgent similarity, and the situation voted for."""
-        matrix, labels = self._with_corpus(corpus)
+        matrix, labels, urgent = self._combined_with(corpus)
         if vector is None or not len(labels):
             return -1.0, None
         sims = matrix @ np.asarray(vector, dtype=np.float32)
-        urgent = np.array([label not in ("none", OFF_TOPIC) for label in labels])
         if not urgent.any() or urgent.all():
             return -1.0, None
         top_urgent = np.sort(sims[urgent])[::-1][:K_MARGIN].mean()
@@ -232,3 +237,8 @@ class UrgencyClassifier:
             votes[labels[i]] = votes.get(labels[i], 0.0) + float(sims[i])
         nearest = max(votes, key=lambda k: votes[k])
         return float(top_urgent - top_other), nearest  # type: ignore[return-value]
+
+
+def _urgent_mask(labels: list[str]) -> np.ndarray:
+    """True where a label names an urgent situation (not "none", not off-topic)."""
+    return np.array([label not in ("none", OFF_TOPIC) for label in labels], dtype=bool)

@@ -157,6 +157,10 @@ class LocalEmbeddings(Embeddings):
         )
         return [list(map(float, v)) for v in vectors]
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Embed several queries in one call (these models embed queries like passages)."""
+        return self.embed_documents(texts)
+
     def embed_query(self, text: str) -> list[float]:
         """Embed one query."""
         return self.embed_documents([text])[0]

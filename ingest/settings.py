@@ -63,3 +63,8 @@ class IndexSettings(BaseSettings):
     def lock_path(self) -> Path:
         """The file lock that keeps two ingests from running at once."""
         return self.data_dir / "ingest.lock"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        """Where each index generation's precomputed sections, vectors and BM25 are kept."""
+        return self.data_dir / "snapshots"

@@ -418,12 +418,15 @@ class IndexStore:
         progress: Callable[[int, int], None] | None = None,
         embed_questions: Callable[[list[str]], list[list[float]]] | None = None,
         guard: Callable[[], None] | None = None,
+        prepare: Callable[[IndexInfo], None] | None = None,
     ) -> IndexInfo:
         """Write a complete new collection, flip the pointer, and drop stale generations.
 
         ``embed`` embeds passages; ``embed_questions`` embeds question entries (defaults to
         ``embed`` for models without a separate question side). ``guard`` runs between batches
         and right before the pointer moves (it renews a lease and raises if the lease was lost).
+        ``prepare`` gets the new generation once it is written and before the pointer moves (it
+        stores what the bot precomputes of a generation).
         """
         embed_questions = embed_questions or embed
         previous = self.active()
@@ -497,6 +500,8 @@ class IndexStore:
             chunks=len(chunks),
             previous=previous.collection if previous else "",
         )
+        if prepare is not None:
+            prepare(info)
         if guard is not None:
             guard()
         self._set_active(info)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -10,12 +11,15 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
+from ingest import snapshot
 from ingest.check import CheckReport, check
 from ingest.chunking import chunk_documents
 from ingest.embedder import create_embeddings, model_label
 from ingest.lock import ingest_lock
 from ingest.settings import IndexSettings
 from ingest.store import IndexInfo, IndexStore, SyncPlan
+
+log = logging.getLogger(__name__)
 
 
 class InvalidDocuments(Exception):
@@ -82,6 +86,8 @@ def build(
         chunks = chunk_documents(report.documents)
         plan = store.plan(chunks, model_name, rebuild=rebuild)
         if dry_run or not plan.has_changes:
+            if not dry_run:
+                backfill_snapshot(settings, store)
             return BuildResult(plan, None, time.perf_counter() - started, dry_run)
         embedder = embedder or default_embedder(settings)
         info = store.apply(
@@ -92,5 +98,27 @@ def build(
             progress,
             question_embedder(embedder),
             guard,
+            prepare=lambda new: write_snapshot(settings, store, new),
         )
+        snapshot.remove_others(settings.snapshot_dir, {info.collection, info.previous})
     return BuildResult(plan, info, time.perf_counter() - started)
+
+
+def write_snapshot(settings: IndexSettings, store: IndexStore, info: IndexInfo) -> None:
+    """Store what the bot precomputes of a generation; without it the bot computes it on load.
+
+    Built from the chunks as Chroma gives them back (it normalises stored vectors), exactly what
+    the bot would compute from them, so both paths rank the same."""
+    chunks = store.chunks(info, vectors=True)
+    try:
+        snapshot.save(snapshot.build_snapshot(info.collection, chunks), settings.snapshot_dir)
+    except OSError as err:  # a full or read-only disk: the generation itself is complete
+        log.warning("could not store the index snapshot (%s); the bot will compute it", err)
+
+
+def backfill_snapshot(settings: IndexSettings, store: IndexStore) -> None:
+    """Give the active generation its snapshot when it was built without one."""
+    info = store.active()
+    if info is None or snapshot.snapshot_path(settings.snapshot_dir, info.collection).is_file():
+        return
+    write_snapshot(settings, store, info)

@@ -1,9 +1,15 @@
 """`make bench`: ingest throughput, raw index latency, engine quality by retriever, latency, cold
-start, peak memory, and the Telegram load run. Prints one JSON report; asserts nothing."""
+start, peak memory, the corpus at scale, and the Telegram burst and steady-rate runs (each with
+question batching off, the code path before it, and on). Prints one JSON report; asserts nothing.
+
+``KYR_BENCH_ONLY=corpus,telegram`` runs only those parts (ingest, engine, corpus, telegram);
+``KYR_BENCH_BEFORE=<checkout>`` also measures the scaled corpus with the code in that checkout.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -18,7 +24,8 @@ from bot.settings import BotSettings
 from ingest import sync
 from ingest.settings import PROJECT_ROOT, IndexSettings
 from ingest.store import IndexStore
-from tests.bench_telegram import run_load
+from tests.bench_corpus import bench_scaled_corpus
+from tests.bench_telegram import run_load, run_steady
 
 SYNTHETIC_DOCS = 500
 SECTIONS_PER_DOC = 10
@@ -160,11 +167,29 @@ def bench_engine(settings: BotSettings) -> dict[str, Any]:
 def main() -> None:
     """Run every benchmark against the index in KYR_DATA_DIR (built by `make ingest`)."""
     settings = BotSettings()
-    report = {
-        "ingest": bench_ingest(settings),
-        "engine": bench_engine(settings),
-        "telegram_load": run_load(200, 5, settings),
+    only = {p for p in os.environ.get("KYR_BENCH_ONLY", "").split(",") if p}
+    before = os.environ.get("KYR_BENCH_BEFORE")
+    parts = {
+        "ingest": lambda: bench_ingest(settings),
+        "engine": lambda: bench_engine(settings),
+        "corpus": lambda: bench_scaled_corpus(settings, before=Path(before) if before else None),
+        "telegram": lambda: {
+            "burst_200x5": {
+                "before_batching": run_load(200, 5, settings, batching=False),
+                "batching": run_load(200, 5, settings, batching=True),
+            },
+            "steady_20_per_s_30_s": {
+                "before_batching": run_steady(20, 30, settings, batching=False),
+                "batching": run_steady(20, 30, settings, batching=True),
+            },
+        },
     }
+    report = {}
+    for name, run in parts.items():
+        if not only or name in only:
+            report[name] = run()
+            # each part as it finishes (a full run takes a long time on a busy machine)
+            print(json.dumps({name: report[name]}), file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -300,7 +301,13 @@ def test_reingested_index_is_picked_up_without_restart(
     shutil.copytree(PROJECT_ROOT / "knowledge", knowledge)
     documents = engine.stats()["documents"]
     (knowledge / "en" / "about-this-service.md").unlink()
-    sync.build(built_index_settings, knowledge, embedder=real_embedder)
+    result = sync.build(built_index_settings, knowledge, embedder=real_embedder)
+    assert result.info is not None
+    # the new generation is loaded in the background and swapped in: wait for it
+    deadline = time.monotonic() + 60
+    while engine.corpus().info.collection != result.info.collection:
+        assert time.monotonic() < deadline, "the new index was not swapped in within 60 s"
+        engine._live.wait(1)
     stats = engine.stats()
     assert stats["built_at"] >= before and stats["documents"] == documents - 1
     assert all(d.id != "about-this-service" for d in engine.catalog("en"))

@@ -120,7 +120,9 @@ class Handlers:
         self.settings = settings
         self.engine = engine
         self.state = state
-        self.deadlines = Deadlines(settings.engine_timeout_s, settings.state_timeout_s)
+        self.deadlines = Deadlines(
+            settings.engine_timeout_s, settings.state_timeout_s, settings.engine_workers
+        )
         self.scripts = UrgentScripts.load(settings.knowledge_dir)
         self.taps = TapLimiter(settings.rate_limit_taps, settings.rate_limit_window_s)
         self.feedback_given = OnceEach()
