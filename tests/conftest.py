@@ -87,6 +87,11 @@ def built_index_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: E5E
     data_dir = tmp_path_factory.mktemp("built") / "var"
     settings = BotSettings(data_dir=data_dir, knowledge_dir=KNOWLEDGE)
     sync.build(settings, embedder=real_embedder)
+    # the urgency exemplars' vectors are cached under the data dir: embed them once here so every
+    # copy of this index has them, instead of each test's engine embedding ~1,400 texts again
+    from bot.engine import Engine
+
+    Engine(settings, embedder=real_embedder).urgency.warm_up()
     return data_dir
 
 
