@@ -73,6 +73,13 @@ _STANDALONE = re.compile(
     r"tengo|debo|es|son)\b",
     re.IGNORECASE,
 )
+#: Words pointing back at the previous turn ("is that legal?", "where do I report him?",
+#: "¿es legal eso?"): a short question with one of them is not a question of its own.
+_POINTS_BACK = re.compile(
+    r"\b(?:that|this|it|him|her|them|they|there|those|these|eso|esto|ese|esa|esos|esas|ahi|ahí|"
+    r"alli|allí|lo|los|le|les)\b",
+    re.IGNORECASE,
+)
 _TAGS = re.compile(r"<[^>]{0,200}>")
 _MARKUP = re.compile(r"[*_`#>|~\[\]{}]+")
 _SPACE = re.compile(r"\s+")
@@ -387,7 +394,7 @@ class Engine:
             short = (
                 len(question.split()) <= FOLLOW_UP_WORDS
                 and context_p > alone_p
-                and not _STANDALONE.match(question)
+                and (not _STANDALONE.match(question) or bool(_POINTS_BACK.search(question)))
             )
             leans = bool(_FOLLOW_UP.search(question)) or short
             if with_context and (
@@ -483,9 +490,11 @@ class Engine:
         the conversation's last turn was answered from)."""
         found = search(corpus, vector, question, langs, mode)
         off_topic = self.urgency.off_topic(vector) if vector is not None else -1.0
+        scope = self.policy.scope(vector)
         for c in found:
             c.features["previous_doc"] = float(c.section.doc_id in previous)
             c.features["off_topic"] = off_topic - c.features["question"]
+            c.features["scope"] = scope
         scored = [replace(c, score=self.policy.probability(c.features)) for c in found]
         return sorted(scored, key=lambda c: -c.score)
 

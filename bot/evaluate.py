@@ -287,7 +287,8 @@ TOP_CANDIDATES = 5
 
 def fit(engine: Engine, items: list[Item]) -> Policy:
     """Fit the relevance model, its threshold and the urgency threshold on ``items`` (dev)."""
-    base = engine.policy
+    scope_coef, scope_intercept = _fit_scope(engine)
+    base = replace(engine.policy, scope_coef=scope_coef, scope_intercept=scope_intercept)
     engine.policy = replace(base, threshold=2.0, urgent_threshold=99.0)  # nothing decided yet
     try:
         traces = answer_all(engine, items)
@@ -347,6 +348,15 @@ def fit(engine: Engine, items: list[Item]) -> Policy:
         fitted_on="dev",
         note=f"fitted on {len(items)} dev items; {len(rows)} candidate rows",
     )
+
+
+def _fit_scope(engine: Engine) -> tuple[list[float], float]:
+    """The scope classifier (logistic regression on question vectors): the knowledge base's
+    question phrasings and the on-topic exemplars against the off-topic exemplars. No dev item
+    is used, so the relevance model fitted on dev next sees the scope as it will be on new
+    questions, not as it is on questions it was trained on."""
+    x, labels = engine.urgency.training_rows(engine.corpus())
+    return fit_linear(x, [label != OFF_TOPIC for label in labels], c=3.0)
 
 
 def _good(item: Item, candidate: Candidate) -> bool:

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 POLICY_FILE = DATA_DIR / "policy.json"
 
@@ -31,6 +33,7 @@ FEATURES = (
     "fused_rank",
     "previous_doc",  # the conversation's last turn was answered from this document
     "off_topic",  # nearest off-topic exemplars' similarity minus this section's question match
+    "scope",  # the scope classifier's probability that the message is about what we cover
 )
 
 
@@ -45,6 +48,10 @@ class Policy:
     urgent_threshold: float  # urgency probability (or exemplar margin) at or above which: urgent
     urgent_coef: list[float] = field(default_factory=list)  # linear urgency classifier on vectors
     urgent_intercept: float = 0.0
+    # a linear classifier on the question vector: within what the knowledge base covers (its
+    # phrasings, the "none" exemplars) or one of the off-topic exemplars; fitted without dev
+    scope_coef: list[float] = field(default_factory=list)
+    scope_intercept: float = 0.0
     features: list[str] = field(default_factory=lambda: list(FEATURES))
     fitted_on: str = "dev"
     note: str = ""
@@ -53,6 +60,16 @@ class Policy:
         """Probability that a candidate with these features answers the question."""
         z = self.intercept + sum(
             c * features.get(name, 0.0) for c, name in zip(self.coef, self.features, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def scope(self, vector: Any) -> float:
+        """Probability that a question with this vector is about what the knowledge base covers
+        (1.0 without a fitted scope classifier or a vector)."""
+        if not self.scope_coef or vector is None:
+            return 1.0
+        z = self.scope_intercept + float(
+            np.dot(np.asarray(self.scope_coef, dtype=np.float32), np.asarray(vector, np.float32))
         )
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
@@ -80,7 +97,11 @@ def save_policy(policy: Policy, path: Path = POLICY_FILE) -> None:
 def fit_weights(
     rows: Sequence[dict[str, float]], labels: Sequence[int]
 ) -> tuple[list[float], float]:
-    """Fit the logistic regression (scikit-learn) on candidate rows; returns (coef, intercept)."""
+    """Fit the logistic regression (scikit-learn) on candidate rows; returns (coef, intercept).
+
+    The features are left in their own units: standardising them first scored lower in 5-fold
+    cross-validation on dev (0.857 against 0.871), the raw penalty keeping the model near the
+    question match."""
     from sklearn.linear_model import LogisticRegression
 
     x = [[row.get(name, 0.0) for name in FEATURES] for row in rows]
