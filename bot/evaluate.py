@@ -18,7 +18,7 @@ from bot.engine import Engine, Trace, Turn
 from bot.relevance import DATA_DIR, FEATURES, Policy, fit_linear, fit_weights, plateau_middle
 from bot.reply import Reply
 from bot.retrieval import Candidate
-from bot.urgency import MIN_MARGIN, OFF_TOPIC, SCRIPT_INDEX
+from bot.urgency import HARM, MIN_MARGIN, OFF_TOPIC, SCRIPT_INDEX, SITUATIONS
 
 EVAL_DIR = DATA_DIR / "eval"
 SPLITS = {"dev": EVAL_DIR / "dev.jsonl", "test": EVAL_DIR / "test.jsonl"}
@@ -356,7 +356,7 @@ def _fit_scope(engine: Engine) -> tuple[list[float], float]:
     is used, so the relevance model fitted on dev next sees the scope as it will be on new
     questions, not as it is on questions it was trained on."""
     x, labels = engine.urgency.training_rows(engine.corpus())
-    return fit_linear(x, [label != OFF_TOPIC for label in labels], c=3.0)
+    return fit_linear(x, [label not in (OFF_TOPIC, HARM) for label in labels], c=3.0)
 
 
 def _good(item: Item, candidate: Candidate) -> bool:
@@ -376,7 +376,7 @@ def _fit_urgency(
     from sklearn.model_selection import StratifiedKFold
 
     base_x, base_labels = engine.urgency.training_rows(engine.corpus())
-    base_y = np.array([label not in ("none", OFF_TOPIC) for label in base_labels], dtype=int)
+    base_y = np.array([label in SITUATIONS for label in base_labels], dtype=int)
     rows = [(item, trace) for item, trace in traces if trace.explain.get("urgency")]
     dev_x = np.asarray(
         [engine.embedder.embed_query(_clean(engine, item.question)) for item, _ in rows],

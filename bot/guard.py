@@ -379,11 +379,24 @@ _THREATENED = _rx(
 )
 
 
+#: A message whose nearest "harm" exemplars (``bot/data/exemplars``) are at least this much closer
+#: than its nearest other exemplars and question phrasings is refused like a pattern match (see
+#: :meth:`bot.urgency.UrgencyClassifier.harm`). Set by hand from the dev split: below every harmful
+#: request's margin there and above every other message's (see the note in the git log).
+HARM_MARGIN = 0.0
+
+
+def threatened(question: str) -> bool:
+    """The person writing is the one threatened ("my ex says he'll call ICE on me"): they are
+    helped, never refused."""
+    return bool(_THREATENED.search(fold(question)))
+
+
 def should_decline(question: str) -> bool:
     """Requests to harm or expose others, forged papers, or attempts to change the bot's rules."""
     text = fold(question)
     if _RULES.search(text):
         return True
-    if _THREATENED.search(text):
+    if threatened(question):
         return False
     return bool(_DECLINE.search(text))

@@ -11,6 +11,11 @@ exemplar, and every phrasing of an ordinary section is a ``none`` one (hundreds 
 The English/Spanish patterns of :mod:`bot.guard` stay as a readable backstop: a pattern alone
 decides unless the message also has a "what if" or past-event cue, when the neighbours decide.
 The threshold is fitted on the dev split (``bot/data/policy.json``).
+
+Two more labels serve the other decisions: ``offtopic`` (taxes, divorce, the weather) feeds the
+relevance model's off-topic and scope signals, and ``harm`` (report or expose someone, forged papers,
+changing the bot's rules) lets :meth:`UrgencyClassifier.harm` refuse such requests in any language,
+the English/Spanish patterns of :mod:`bot.guard` again the backstop.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ EXEMPLAR_DIR = Path(__file__).resolve().parent / "data" / "exemplars"
 #: Exemplars of questions the knowledge base does not cover (taxes, divorce, the weather): not
 #: urgent, and the relevance decision measures how close a message is to them.
 OFF_TOPIC = "offtopic"
+#: Exemplars of requests the bot refuses (report or expose someone, forged papers, changing the
+#: bot's rules): not urgent; :meth:`UrgencyClassifier.harm` measures how close a message is.
+HARM = "harm"
 #: Nearest exemplars averaged on each side of the margin, and voting for the situation.
 K_MARGIN = 3
 K_VOTE = 5
@@ -75,7 +83,7 @@ def load_exemplars(folder: Path = EXEMPLAR_DIR) -> list[dict[str, str]]:
         for line in path.read_text("utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
-                if row.get("label") in (*SITUATIONS, "none", OFF_TOPIC) and row.get("text"):
+                if row.get("label") in (*SITUATIONS, "none", OFF_TOPIC, HARM) and row.get("text"):
                     rows.append({"lang": str(row.get("lang", path.stem)), **row})
     return rows
 
@@ -222,6 +230,19 @@ class UrgencyClassifier:
         sims = matrix[mask] @ np.asarray(vector, dtype=np.float32)
         return float(np.sort(sims)[::-1][:K_MARGIN].mean())
 
+    def harm(self, vector: Any, corpus: Any = None) -> float:
+        """Mean similarity of the nearest "harm" exemplars minus that of the nearest other rows
+        (exemplars of every other label and the knowledge base's question phrasings): above
+        :data:`bot.guard.HARM_MARGIN`, a request to refuse. -1 without a vector or exemplars."""
+        matrix, labels, _ = self._combined_with(corpus)
+        mask = np.array([label == HARM for label in labels], dtype=bool)
+        if vector is None or not mask.any() or mask.all():
+            return -1.0
+        sims = matrix @ np.asarray(vector, dtype=np.float32)
+        top_harm = np.sort(sims[mask])[::-1][:K_MARGIN].mean()
+        top_other = np.sort(sims[~mask])[::-1][:K_MARGIN].mean()
+        return float(top_harm - top_other)
+
     def margin(self, vector: Any, corpus: Any = None) -> tuple[float, Situation | None]:
         """Nearest urgent minus nearest non-urgent similarity, and the situation voted for."""
         matrix, labels, urgent = self._combined_with(corpus)
@@ -240,5 +261,5 @@ class UrgencyClassifier:
 
 
 def _urgent_mask(labels: list[str]) -> np.ndarray:
-    """True where a label names an urgent situation (not "none", not off-topic)."""
-    return np.array([label not in ("none", OFF_TOPIC) for label in labels], dtype=bool)
+    """True where a label names an urgent situation (not "none", off-topic or harm)."""
+    return np.array([label in SITUATIONS for label in labels], dtype=bool)
