@@ -11,7 +11,7 @@ import pytest
 from bot.urgency import EXEMPLAR_DIR, OFF_TOPIC, SITUATIONS
 
 FILES = sorted(EXEMPLAR_DIR.glob("*.jsonl"))
-LABELS = {*SITUATIONS, "none", OFF_TOPIC}
+LABELS = {*SITUATIONS, "none", OFF_TOPIC, "harm"}
 
 
 def _normal(text: str) -> str:
