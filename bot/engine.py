@@ -22,7 +22,7 @@ from bot import area, compose, personal, smalltalk, texts
 from bot.batching import BatchingEmbeddings
 from bot.corpus import Corpus, DocumentInfo, SectionInfo, SectionRecord
 from bot.generation import LiveCorpus
-from bot.guard import HARM_MARGIN, should_decline, threatened
+from bot.guard import HARM_MARGIN, HARM_PROBABILITY, should_decline, threatened
 from bot.language import LanguageDetector_
 from bot.llm import LLMWriter
 from bot.relevance import Policy, load_policies
@@ -362,8 +362,13 @@ class Engine:
                 return Trace(replace(script, notice=joined), route="urgent", explain=explain)
         # the patterns above read English and Spanish; the "harm" exemplars read any language
         harm = self.urgency.harm(vector, corpus) if vector is not None else -1.0
-        explain["harm"] = {"margin": round(harm, 4), "threshold": HARM_MARGIN}
-        if harm >= HARM_MARGIN and not threatened(question):
+        harm_p = policy.harm(vector)
+        explain["harm"] = {
+            "margin": round(harm, 4),
+            "probability": round(harm_p, 4),
+            "thresholds": [HARM_MARGIN, HARM_PROBABILITY],
+        }
+        if harm >= HARM_MARGIN and harm_p >= HARM_PROBABILITY and not threatened(question):
             reply = compose.no_answer_reply(raw, reply_lang, True, notice)
             return Trace(reply, route="declined", explain=explain)
 

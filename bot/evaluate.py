@@ -287,8 +287,17 @@ TOP_CANDIDATES = 5
 
 def fit(engine: Engine, items: list[Item]) -> Policy:
     """Fit the relevance model, its threshold and the urgency threshold on ``items`` (dev)."""
-    scope_coef, scope_intercept = _fit_scope(engine)
-    base = replace(engine.policy, scope_coef=scope_coef, scope_intercept=scope_intercept)
+    x, kinds = engine.urgency.training_rows(engine.corpus())
+    # fitted on the exemplars and phrasings only, so the dev items stay unseen by both
+    scope_coef, scope_intercept = fit_linear(x, [k not in (OFF_TOPIC, HARM) for k in kinds], 3.0)
+    harm_coef, harm_intercept = fit_linear(x, [k == HARM for k in kinds])
+    base = replace(
+        engine.policy,
+        scope_coef=scope_coef,
+        scope_intercept=scope_intercept,
+        harm_coef=harm_coef,
+        harm_intercept=harm_intercept,
+    )
     engine.policy = replace(base, threshold=2.0, urgent_threshold=99.0)  # nothing decided yet
     try:
         traces = answer_all(engine, items)
@@ -348,15 +357,6 @@ def fit(engine: Engine, items: list[Item]) -> Policy:
         fitted_on="dev",
         note=f"fitted on {len(items)} dev items; {len(rows)} candidate rows",
     )
-
-
-def _fit_scope(engine: Engine) -> tuple[list[float], float]:
-    """The scope classifier (logistic regression on question vectors): the knowledge base's
-    question phrasings and the on-topic exemplars against the off-topic exemplars. No dev item
-    is used, so the relevance model fitted on dev next sees the scope as it will be on new
-    questions, not as it is on questions it was trained on."""
-    x, labels = engine.urgency.training_rows(engine.corpus())
-    return fit_linear(x, [label not in (OFF_TOPIC, HARM) for label in labels], c=3.0)
 
 
 def _good(item: Item, candidate: Candidate) -> bool:

@@ -379,11 +379,15 @@ _THREATENED = _rx(
 )
 
 
-#: A message whose nearest "harm" exemplars (``bot/data/exemplars``) are at least this much closer
-#: than its nearest other exemplars and question phrasings is refused like a pattern match (see
-#: :meth:`bot.urgency.UrgencyClassifier.harm`). Set by hand from the dev split: below every harmful
-#: request's margin there and above every other message's (see the note in the git log).
-HARM_MARGIN = 0.0
+#: A request to refuse in any language (see :meth:`bot.urgency.UrgencyClassifier.harm`): its
+#: nearest "harm" exemplars (``bot/data/exemplars``) are at most this much further than its nearest
+#: other exemplars and question phrasings, AND the linear harm classifier of the policy gives it
+#: at least ``HARM_PROBABILITY``. Neither signal alone separates: the margin is close for "how do I
+#: report ICE on my street", the classifier high for "how can I tell if a judge signed it". Set by
+#: hand on dev: no other dev message passes both, and every dev request both catch is also one the
+#: patterns refuse (9 of 18); the patterns stay the English/Spanish backstop.
+HARM_MARGIN = -0.02
+HARM_PROBABILITY = 0.6
 
 
 def threatened(question: str) -> bool:

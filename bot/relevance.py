@@ -52,6 +52,10 @@ class Policy:
     # phrasings, the "none" exemplars) or one of the off-topic exemplars; fitted without dev
     scope_coef: list[float] = field(default_factory=list)
     scope_intercept: float = 0.0
+    # a linear classifier on the question vector: a request to refuse (the "harm" exemplars)
+    # against everything else; fitted without dev, read with the exemplar margin (bot.guard)
+    harm_coef: list[float] = field(default_factory=list)
+    harm_intercept: float = 0.0
     features: list[str] = field(default_factory=lambda: list(FEATURES))
     fitted_on: str = "dev"
     note: str = ""
@@ -66,16 +70,24 @@ class Policy:
     def scope(self, vector: Any) -> float:
         """Probability that a question with this vector is about what the knowledge base covers
         (1.0 without a fitted scope classifier or a vector)."""
-        if not self.scope_coef or vector is None:
-            return 1.0
-        z = self.scope_intercept + float(
-            np.dot(np.asarray(self.scope_coef, dtype=np.float32), np.asarray(vector, np.float32))
-        )
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        return _linear(self.scope_coef, self.scope_intercept, vector, 1.0)
+
+    def harm(self, vector: Any) -> float:
+        """Probability that a message with this vector is a request to refuse (0.0 without a
+        fitted classifier or a vector)."""
+        return _linear(self.harm_coef, self.harm_intercept, vector, 0.0)
 
     def to_json(self) -> dict[str, Any]:
         """The policy as stored."""
         return asdict(self)
+
+
+def _linear(coef: list[float], intercept: float, vector: Any, default: float) -> float:
+    """A logistic regression's probability on a question vector (``default`` when unfitted)."""
+    if not coef or vector is None:
+        return default
+    z = intercept + float(np.dot(np.asarray(coef, np.float32), np.asarray(vector, np.float32)))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 def load_policies(path: Path = POLICY_FILE) -> dict[str, Policy]:
