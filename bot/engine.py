@@ -433,6 +433,7 @@ class Engine:
             "query": used,
             "probability": round(best.score, 4) if best else 0.0,
             "threshold": self.policy.threshold,
+            "scope_floor": self.policy.scope_floor,
             "candidates": [
                 {
                     "section": c.section.key,
@@ -506,7 +507,7 @@ class Engine:
             c.features["previous_doc"] = float(c.section.doc_id in previous)
             c.features["off_topic"] = off_topic - c.features["question"]
             c.features["scope"] = scope
-        scored = [replace(c, score=self.policy.probability(c.features)) for c in found]
+        scored = [replace(c, score=self.policy.score(c.features)) for c in found]
         return sorted(scored, key=lambda c: -c.score)
 
     def _urgent(

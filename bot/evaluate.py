@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from bot.engine import Engine, Trace, Turn
-from bot.relevance import DATA_DIR, FEATURES, Policy, fit_linear, fit_weights, plateau_middle
+from bot.relevance import (
+    DATA_DIR,
+    FEATURES,
+    SCOPE_FLOOR,
+    Policy,
+    fit_linear,
+    fit_weights,
+    plateau_middle,
+)
 from bot.reply import Reply
 from bot.retrieval import Candidate
 from bot.urgency import HARM, MIN_MARGIN, OFF_TOPIC, SCRIPT_INDEX, SITUATIONS
@@ -297,6 +305,7 @@ def fit(engine: Engine, items: list[Item]) -> Policy:
         scope_intercept=scope_intercept,
         harm_coef=harm_coef,
         harm_intercept=harm_intercept,
+        scope_floor=SCOPE_FLOOR,
     )
     engine.policy = replace(base, threshold=2.0, urgent_threshold=99.0)  # nothing decided yet
     try:
@@ -339,9 +348,7 @@ def fit(engine: Engine, items: list[Item]) -> Policy:
         t = step / 100
         right = 0
         for item, candidates in retrieval:
-            probs = sorted(
-                ((policy.probability(c.features), c) for c in candidates), key=lambda p: -p[0]
-            )
+            probs = sorted(((policy.score(c.features), c) for c in candidates), key=lambda p: -p[0])
             answered = bool(probs) and probs[0][0] >= t
             if item.expect_kind == "answer":
                 right += answered and _good(item, probs[0][1])
