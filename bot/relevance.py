@@ -63,7 +63,7 @@ class Policy:
     # against everything else; fitted without dev, read with the exemplar margin (bot.guard)
     harm_coef: list[float] = field(default_factory=list)
     harm_intercept: float = 0.0
-    # below this scope probability no section is an answer, whatever the other signals say
+    # below this scope probability, and nearer the off-topic exemplars, no section is an answer
     scope_floor: float = 0.0
     features: list[str] = field(default_factory=lambda: list(FEATURES))
     fitted_on: str = "dev"

@@ -232,8 +232,9 @@ class UrgencyClassifier:
 
     def harm(self, vector: Any, corpus: Any = None) -> float:
         """Mean similarity of the nearest "harm" exemplars minus that of the nearest other rows
-        (exemplars of every other label and the knowledge base's question phrasings): above
-        :data:`bot.guard.HARM_MARGIN`, a request to refuse. -1 without a vector or exemplars."""
+        (exemplars of every other label and the knowledge base's question phrasings): at or above
+        :data:`bot.guard.HARM_MARGIN`, and with the policy's harm classifier agreeing, a request
+        to refuse. -1 without a vector or exemplars."""
         matrix, labels, _ = self._combined_with(corpus)
         mask = np.array([label == HARM for label in labels], dtype=bool)
         if vector is None or not mask.any() or mask.all():
